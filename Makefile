@@ -29,7 +29,7 @@ sync: install  ## fail when the package or a notebook is out of step with nbdev-
 	@echo "ftbook/ and nbs/ are in step with nbdev-export and nbdev-clean."
 
 test: sync  ## sync check, then pytest tests/ and every notebook under nbval (CPU scale unless FTBOOK_SCALE says otherwise)
-	$(BIN)/python -m pytest tests nbs $(NBVAL) -p no:cacheprovider --durations=8
+	$(BIN)/python -m pytest tests nbs $(NBVAL) -p no:cacheprovider --durations=3
 
 lab: install  ## JupyterLab on the notebooks
 	$(BIN)/jupyter lab nbs/
