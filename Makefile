@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ftbook-installed
 DEMO_OUT ?= .demo
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=1200
 
-.PHONY: install demo test sync lab docs readme bench clean distclean
+.PHONY: install demo test sync wheel-test lab docs readme bench backbone clean distclean
 
 install: $(STAMP)  ## create .venv, install the package (editable) and dev tools, register the `ftbook` kernel
 
@@ -28,7 +28,17 @@ sync: install  ## fail when the package or a notebook is out of step with nbdev-
 	  echo "nbdev-export or nbdev-clean changed the files above: commit the exported/cleaned versions."; exit 1; fi
 	@echo "ftbook/ and nbs/ are in step with nbdev-export and nbdev-clean."
 
-test: sync  ## sync check, then pytest tests/ and every notebook under nbval (CPU scale unless FTBOOK_SCALE says otherwise)
+wheel-test: install  ## build the wheel, install it in a fresh venv (torch pinned), run ftbook demo and finetune outside the repo
+	@rm -rf dist build/wheel-venv && $(BIN)/python -m build --wheel --outdir dist . >/dev/null
+	@$(PYTHON) -m venv build/wheel-venv && build/wheel-venv/bin/pip install -q -c constraints.txt dist/ftbook-*.whl
+	@cd "$$(mktemp -d)" && set -e && W=$(CURDIR)/build/wheel-venv/bin && \
+	  $$W/python -c "import ftbook, sys; assert 'site-packages' in ftbook.__file__, ftbook.__file__; from ftbook.models import pretrained_backbone; m, c = pretrained_backbone(); print('wheel carries', c['name'], c['sha256'][:12])" && \
+	  $$W/ftbook demo --out demo >/dev/null && test -f demo/report.md && \
+	  $$W/python -c "from ftbook.data import make_messy_folder; make_messy_folder('photos', n_per_class=10)" && \
+	  $$W/ftbook finetune photos --out run --size 32 --epochs 2 >/dev/null && test -f run/model.safetensors && \
+	  echo "wheel-test: the wheel installs in a fresh environment and runs ftbook demo and ftbook finetune outside the repository."
+
+test: sync wheel-test  ## sync check, the wheel test, then pytest tests/ and every notebook under nbval (CPU scale unless FTBOOK_SCALE says otherwise)
 	$(BIN)/python -m pytest tests nbs $(NBVAL) -p no:cacheprovider --durations=3
 
 lab: install  ## JupyterLab on the notebooks
@@ -47,3 +57,9 @@ clean:  ## remove what builds and runs made (keeps .venv and your data folder)
 
 distclean: clean  ## also remove the virtual environment
 	rm -rf $(VENV)
+
+backbone: install  ## maintainers: pretrain the shipped backbone (full-scale recipe) into ftbook/backbones/ with its model card
+	FTBOOK_SCALE=full $(BIN)/python -c "from ftbook.train import train_shipped_backbone; train_shipped_backbone()"
+
+bench: install  ## images/s and peak memory of ftbook's fit, a bare PyTorch loop and fastai's fit_one_cycle
+	$(BIN)/python -c "from ftbook.train import benchmark, print_benchmark; print_benchmark(benchmark(n_images=16384, epochs=2))"

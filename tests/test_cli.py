@@ -1,0 +1,140 @@
+"Bad input to the `ftbook` command: one clear line on stderr, a non-zero exit code, nothing of the user's lost."
+import json, pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ftbook.finetune
+from ftbook.cli import main
+from ftbook.data import make_messy_folder
+from ftbook.models import ResNet, save_checkpoint
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert 'Traceback' not in out + err
+    return rc, out, err
+
+
+def make_folder(root, classes=('cat', 'dog'), n=8, size=(40, 30)):
+    rng = np.random.default_rng(0)
+    for ci, c in enumerate(classes):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            a = rng.integers(0, 120, (*size[::-1], 3), dtype=np.uint8); a[..., ci % 3] += 120
+            Image.fromarray(a).save(root / c / f'{i}.jpg')
+    return root
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    "A small fine-tuned checkpoint on a two-class folder."
+    root = make_folder(tmp_path_factory.mktemp('photos') / 'photos')
+    out = tmp_path_factory.mktemp('run') / 'run'
+    assert main(['finetune', str(root), '--out', str(out), '--size', '32', '--backbone', 'ftbook', '--epochs', '2']) == 0
+    return root, out
+
+
+@pytest.mark.parametrize('setup, message', [
+    (lambda p: p / 'missing', 'is not a folder'),
+    (lambda p: p, 'no class folders'),
+    (lambda p: (make_folder(p, classes=('only',)), p)[1], 'single class'),
+    (lambda p: ([(p / c).mkdir() for c in 'ab'], [(p / c / 'x.txt').write_text('hi') for c in 'ab'], p)[2], 'no usable images'),
+])
+def test_finetune_bad_folders(tmp_path, capsys, setup, message):
+    base = tmp_path / 'in'; base.mkdir()
+    folder = setup(base)
+    rc, _, err = run(capsys, 'finetune', folder, '--out', tmp_path / 'out')
+    assert rc == 2 and message in err and err.count('\n') >= 1
+
+
+def test_messy_folder_trains_and_reports(tmp_path, capsys):
+    root = make_messy_folder(tmp_path / 'photos', n_per_class=10)
+    before = {p: p.read_bytes() for p in root.rglob('*') if p.is_file()}
+    rc, out, _ = run(capsys, 'finetune', root, '--out', tmp_path / 'out', '--size', '32', '--backbone', 'ftbook', '--epochs', '2')
+    assert rc == 0
+    report = (tmp_path / 'out' / 'report.md').read_text()
+    for bad in ('truncated.jpg', 'bomb.png', 'notes.txt', 'fake.png', 'copy of 00.jpg'): assert bad in report
+    assert 'chat tigré' in report
+    assert {p: p.read_bytes() for p in root.rglob('*') if p.is_file()} == before
+
+
+def test_out_not_empty_is_refused_and_kept(tmp_path, capsys, trained):
+    root, _ = trained
+    out = tmp_path / 'out'; out.mkdir(); (out / 'mine.txt').write_text('precious')
+    rc, _, err = run(capsys, 'finetune', root, '--out', out, '--size', '32', '--backbone', 'ftbook', '--epochs', '1')
+    assert rc == 2 and 'not empty' in err and '--force' in err
+    rc, _, _ = run(capsys, 'finetune', root, '--out', out, '--size', '32', '--backbone', 'ftbook', '--epochs', '1', '--force')
+    assert rc == 0 and (out / 'mine.txt').read_text() == 'precious' and (out / 'model.safetensors').exists()
+
+
+@pytest.mark.skipif(not Path('/proc/self').is_dir(), reason='needs /proc')
+def test_out_not_writable(tmp_path, capsys, trained):
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', '/proc/ftbook-out')
+    assert rc == 2 and 'not writable' in err
+
+
+def test_evaluate_and_predict(tmp_path, capsys, trained):
+    root, out = trained
+    rc, text, _ = run(capsys, 'evaluate', out / 'model.safetensors', root, '--json')
+    assert rc == 0 and json.loads(text)['n'] == 16
+    (tmp_path / 'junk.jpg').write_bytes(b'nope')
+    rc, text, _ = run(capsys, 'predict', out / 'model.safetensors', root / 'cat' / '0.jpg', tmp_path / 'junk.jpg', '--json')
+    rows = json.loads(text)
+    assert rc == 0 and rows[0]['prediction'] in ('cat', 'dog') and 'error' in rows[1]
+
+
+def test_checkpoint_for_other_classes(tmp_path, capsys, trained):
+    _, out = trained
+    other = make_folder(tmp_path / 'three', classes=('a', 'b', 'c'), n=3)
+    rc, _, err = run(capsys, 'evaluate', out / 'model.safetensors', other)
+    assert rc == 2 and 'trained on classes' in err
+
+
+def test_checkpoint_from_another_architecture(tmp_path, capsys, trained):
+    model = ResNet(2, widths=(8, 8, 8))
+    model.config = dict(model.config, arch='someone.elses.Net')
+    save_checkpoint(tmp_path / 'alien', model, dict(classes=['cat', 'dog'], mean=[0.5] * 3, std=[0.2] * 3, size=32))
+    rc, _, err = run(capsys, 'evaluate', tmp_path / 'alien.safetensors', trained[0])
+    assert rc == 2 and 'unknown architecture' in err
+
+
+def test_pickle_is_refused_not_unpickled(tmp_path, capsys, trained):
+    class Boom:
+        def __reduce__(self): return (Path(tmp_path / 'pwned').write_text, ('ran code',))
+    evil = tmp_path / 'evil.safetensors'
+    evil.write_bytes(pickle.dumps({'state_dict': Boom()}))
+    rc, _, err = run(capsys, 'predict', evil, trained[0] / 'cat' / '0.jpg')
+    assert rc == 2 and 'refuses to unpickle' in err and not (tmp_path / 'pwned').exists()
+    torch.save({'w': torch.zeros(2)}, tmp_path / 'model.pt')
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o', '--backbone', tmp_path / 'model.pt', '--epochs', '1')
+    assert rc == 2 and ('refuses to unpickle' in err or 'no checkpoint' in err)
+
+
+def test_weights_imagenet_offline_is_an_error(tmp_path, capsys, trained, monkeypatch):
+    import torchvision.models as tvm, urllib.error
+    def offline(*a, **k): raise urllib.error.URLError('no network')
+    monkeypatch.setattr(tvm, 'get_model', offline)
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o', '--backbone', 'resnet18', '--weights', 'imagenet')
+    assert rc == 2 and 'could not be loaded' in err and 'checkpoints' in err
+    rc, out, _ = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o2', '--size', '32', '--epochs', '1')
+    assert rc == 0 and "using ftbook's shipped backbone" in out
+
+
+def test_interrupt_keeps_last_checkpoint(tmp_path, capsys, trained, monkeypatch):
+    real_fit, calls = ftbook.finetune.fit, {'n': 0}
+    def fit_then_interrupt(*a, **k):
+        calls['n'] += 1
+        if calls['n'] == 2: raise KeyboardInterrupt
+        return real_fit(*a, **k)
+    monkeypatch.setattr(ftbook.finetune, 'fit', fit_then_interrupt)
+    out = tmp_path / 'out'
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', out, '--size', '32', '--backbone', 'ftbook', '--epochs', '6')
+    assert rc == 130 and 'last complete checkpoint' in err and str(out / 'model.safetensors') in err
+    from ftbook.models import load_checkpoint
+    model, meta = load_checkpoint(out / 'model.safetensors')
+    assert meta['classes'] == ['cat', 'dog']
