@@ -30,7 +30,8 @@ sync: install  ## fail when the package or a notebook is out of step with nbdev-
 
 wheel-test: install  ## build the wheel, install it in a fresh venv (torch pinned), run ftbook demo and finetune outside the repo
 	@rm -rf dist build/wheel-venv && $(BIN)/python -m build --wheel --outdir dist . >/dev/null
-	@$(PYTHON) -m venv build/wheel-venv && build/wheel-venv/bin/pip install -q -c constraints.txt dist/ftbook-*.whl
+	@$(PYTHON) -m venv build/wheel-venv && build/wheel-venv/bin/pip install -q -c constraints.txt dist/ftbook-*.whl 2>build/wheel-pip.log \
+	  || { cat build/wheel-pip.log; exit 1; }
 	@cd "$$(mktemp -d)" && set -e && W=$(CURDIR)/build/wheel-venv/bin && \
 	  $$W/python -c "import ftbook, sys; assert 'site-packages' in ftbook.__file__, ftbook.__file__; from ftbook.models import pretrained_backbone; m, c = pretrained_backbone(); print('wheel carries', c['name'], c['sha256'][:12])" && \
 	  $$W/ftbook demo --out demo >/dev/null && test -f demo/report.md && \
