@@ -26,7 +26,7 @@ from .train import History, evaluate, extract_features, fit
 __all__ = ['STRATEGIES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks',
            'from_scratch', 'linear_probe', 'full_finetune', 'freeze_then_unfreeze', 'gradual_unfreeze',
            'discriminative_lr', 'l2sp_finetune', 'plain_batches', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
-           'run_finetune', 'mean_ci', 'results_table', 'print_results', 'plot_accuracy_vs_n', 'results_path',
+           'run_finetune', 'mean_ci', 'results_table', 'format_results', 'plot_accuracy_vs_n', 'results_path',
            'save_results', 'linear_cka', 'weight_distance', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable',
            'torchvision_model']
 
@@ -187,11 +187,12 @@ def results_table(runs: list) -> dict:
     for r in runs: out.setdefault(r['strategy'], {}).setdefault(r['n'], []).append(r['accuracy'])
     return {s: {n: mean_ci(v) for n, v in sorted(d.items())} for s, d in out.items()}
 
-def print_results(table: dict):
-    "The results table: mean test accuracy ± 95% confidence interval per strategy and N."
+def format_results(table: dict) -> str:
+    "The results table as text: mean test accuracy ± 95% confidence interval per strategy (rows) and N (columns)."
     ns = sorted({n for d in table.values() for n in d})
-    print(f"{'strategy':<22}" + ''.join(f"{f'N = {n}':>16}" for n in ns))
-    for s, d in table.items(): print(f"{s:<22}" + ''.join(f"{f'{d[n][0]:.1%} ± {d[n][1]:.1%}':>16}" for n in ns))
+    head = f"{'strategy':<22}" + ''.join(f"{f'N = {n}':>16}" for n in ns)
+    return '\n'.join([head] + [f"{s:<22}" + ''.join(f"{f'{d[n][0]:.1%} ± {d[n][1]:.1%}':>16}" for n in ns) for s, d in table.items()])
+
 
 # %% ../nbs/05_finetuning.ipynb #57ba777a
 def plot_accuracy_vs_n(table: dict, title: str = None):
