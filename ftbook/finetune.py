@@ -217,11 +217,15 @@ def results_table(runs: list) -> dict:
     for r in runs: out.setdefault(r['strategy'], {}).setdefault(r['n'], []).append(r['accuracy'])
     return {s: {n: mean_ci(v) for n, v in sorted(d.items())} for s, d in out.items()}
 
-def format_results(table: dict) -> str:
-    "The results table as text: mean test accuracy ± 95% confidence interval per strategy (rows) and N (columns)."
+def format_results(table: dict, markdown: bool = False) -> str:
+    "The results table as text (or a Markdown table): mean test accuracy ± 95% confidence interval per strategy (rows) and N (columns)."
     ns = sorted({n for d in table.values() for n in d})
+    cell = lambda m, ci: f"{m:.1%} ± {ci:.1%}"
+    if markdown:
+        return '\n'.join([f"| strategy | {' | '.join(f'N = {n}' for n in ns)} |", '|---' * (len(ns) + 1) + '|'] +
+                         [f"| {s} | {' | '.join(cell(*d[n]) for n in ns)} |" for s, d in table.items()])
     head = f"{'strategy':<22}" + ''.join(f"{f'N = {n}':>16}" for n in ns)
-    return '\n'.join([head] + [f"{s:<22}" + ''.join(f"{f'{d[n][0]:.1%} ± {d[n][1]:.1%}':>16}" for n in ns) for s, d in table.items()])
+    return '\n'.join([head] + [f"{s:<22}" + ''.join(f"{cell(*d[n]):>16}" for n in ns) for s, d in table.items()])
 
 # %% ../nbs/05_finetuning.ipynb #ac18894f
 def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
@@ -275,7 +279,7 @@ def finetune_results(scale: str = None, recompute: bool = False) -> dict:
         print(f"{path} was made with another configuration or an older ftbook: running the experiment again.")
     source, _ = transfer_split(task.train, task.target_classes)
     train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
-    backbone, meta = pretrain_supervised(source, pretrain_recipe(scale), seed=0)
+    backbone, meta = pretrain_supervised(source, pretrain_recipe(scale), seed=0, test=select_classes(task.test, source.classes))
     chosen, scores = choose_learning_rates(backbone, train, cfg, meta['mean'], meta['std'])
     save_finetune_results(path, run_strategies(backbone, train, test, cfg, chosen, meta['mean'], meta['std']), chosen, scores, cfg, meta, test)
     return json.loads(path.read_text())
