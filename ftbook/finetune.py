@@ -133,11 +133,8 @@ def plain_batches(train: Batches, bs: int = 1000) -> Batches:
 @torch.no_grad()
 def fit_head_by_regression(model, train: Batches, C: float = 1.0):
     "Set `model.head` to the logistic regression fitted on the frozen body's features of `train`."
-    model.eval()
-    feats, ys = [], []
-    for xb, yb in plain_batches(train):
-        feats.append(model.body(xb.contiguous(memory_format=torch.channels_last)).float().cpu()); ys.append(yb.cpu())
-    X, y = torch.cat(feats).double(), torch.cat(ys).numpy()
+    feats = extract_features(model.body, ImageSet(train.x, train.y, train.classes), train.mean.flatten(), train.std.flatten(), train.device)
+    X, y = torch.from_numpy(feats).double(), train.y.cpu().numpy()
     mu, sd = X.mean(0), X.std(0) + 1e-6
     clf = LogisticRegression(C=C, max_iter=2000).fit(((X - mu) / sd).numpy(), y)
     w, b = torch.from_numpy(clf.coef_), torch.from_numpy(clf.intercept_)
