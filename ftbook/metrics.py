@@ -71,6 +71,8 @@ def _nan_average(values: np.ndarray, weights: np.ndarray) -> float:
 
 def precision_recall_f1(y_true, y_pred, average: str = None, n_classes: int = None, pos_label: int = 1, zero_division: float = 0.0):
     "Precision, recall and F1: arrays per class (`average=None`), or floats for 'binary', 'macro', 'micro' or 'weighted'."
+    if average not in (None, 'binary', 'macro', 'micro', 'weighted'):
+        raise ValueError(f"average must be None, 'binary', 'macro', 'micro' or 'weighted', not {average!r}")
     y_true, y_pred = _labels_pair(y_true, y_pred)
     present = np.union1d(y_true, y_pred)
     if average == 'binary':
@@ -83,7 +85,6 @@ def precision_recall_f1(y_true, y_pred, average: str = None, n_classes: int = No
     p, r, f = _divide(tp, n_pred, zero_division), _divide(tp, n_true, zero_division), _divide(2 * tp, n_pred + n_true, zero_division)
     if average is None: return p, r, f
     if average in ('binary', 'micro'): return float(p[0]), float(r[0]), float(f[0])
-    if average not in ('macro', 'weighted'): raise ValueError(f"average must be None, 'binary', 'macro', 'micro' or 'weighted', not {average!r}")
     w = n_true.astype(float) if average == 'weighted' else np.ones(len(tp))
     return tuple(_nan_average(v, w) for v in (p, r, f))
 
