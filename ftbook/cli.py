@@ -48,10 +48,11 @@ def prepare_out(out, force: bool = False) -> Path:
 def _save(fig, path):
     if fig is not None: fig.savefig(path, dpi=90, bbox_inches='tight'); plt.close(fig)
 
-# %% ../nbs/09_cli.ipynb #3dc2027b
+# %% ../nbs/09_cli.ipynb #f15cabd2
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
+# %% ../nbs/09_cli.ipynb #3dc2027b
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
     t0, out = time.perf_counter(), prepare_out(out, force)
@@ -91,10 +92,11 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table)
 
-# %% ../nbs/09_cli.ipynb #9c9554fe
+# %% ../nbs/09_cli.ipynb #bc6b2e13
 DEFAULT_LR = {'from scratch': 0.01, 'linear probe': 0.1, 'full fine-tuning': 0.01, 'freeze then unfreeze': 0.1,
               'gradual unfreezing': 0.1, 'discriminative lr': 0.1, 'L2-SP': 0.01, 'LP-FT': 0.1}
 
+# %% ../nbs/09_cli.ipynb #9c9554fe
 def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native image size) for --backbone and --weights; mean None: from the data."
     if backbone == 'auto' and weights == 'auto':

@@ -146,6 +146,8 @@ def lp_ft(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> Hi
     fit_head_by_regression(model, train)
     return full_finetune(model, train, epochs, lr * unfreeze_factor, valid, **kw)
 
+
+# %% ../nbs/06_finetuning.ipynb #3ffbb062
 STRATEGIES = {'from scratch': from_scratch, 'linear probe': linear_probe, 'full fine-tuning': full_finetune,
               'freeze then unfreeze': freeze_then_unfreeze, 'gradual unfreezing': gradual_unfreeze,
               'discriminative lr': discriminative_lr, 'L2-SP': l2sp_finetune, 'LP-FT': lp_ft}
@@ -297,6 +299,9 @@ def body_head_splitter(model: nn.Module) -> list:
     "fastai splitter: [body parameters, head parameters]."
     return [list(model.body.parameters()), list(model.head.parameters())]
 
+# %% ../nbs/06_finetuning.ipynb #3f20852f
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
 # %% ../nbs/06_finetuning.ipynb #1d273c55
 class BodyHead(nn.Module):
     "Any backbone as `body` (images to feature vectors) and `head` (features to class scores)."
@@ -308,7 +313,6 @@ class BodyHead(nn.Module):
 class WeightsUnavailable(Exception):
     "Pretrained weights that cannot be found or downloaded; the message says where to put them."
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str = None) -> BodyHead:
     "A torchvision ResNet as `BodyHead`, with ImageNet weights (`weights='imagenet'`) or random ones (`None`)."

@@ -111,9 +111,10 @@ def load_checkpoint(path, model: nn.Module = None) -> tuple:
     model.load_state_dict(state)
     return model, meta
 
-# %% ../nbs/04_models.ipynb #b29c76d3
+# %% ../nbs/04_models.ipynb #329d4d84
 SHIPPED_BACKBONE = 'cifar8-resnet'
 
+# %% ../nbs/04_models.ipynb #b29c76d3
 def backbone_dir() -> Path:
     "The folder of the package's shipped backbones."
     return Path(str(files('ftbook')))/'backbones'

@@ -29,12 +29,13 @@ __all__ = ['RECIPES', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make
            'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
            'linear_probe', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone']
 
-# %% ../nbs/05_pretraining.ipynb #ed72da52
+# %% ../nbs/05_pretraining.ipynb #0521d9bc
 RECIPES = {
     'cpu':  dict(widths=(32, 64, 128), epochs=7, bs=256, lr=0.2, ssl_epochs=2, probe_train=5_000),
     'full': dict(widths=(64, 128, 256), epochs=15, bs=512, lr=0.4, ssl_epochs=10, probe_train=40_000),
 }
 
+# %% ../nbs/05_pretraining.ipynb #ed72da52
 def pretrain_recipe(scale: str) -> dict:
     "The pretraining recipe of chapter 05 at `scale` (`cpu` or `full`)."
     return dict(RECIPES[scale], wd=5e-4, label_smoothing=0.1, blocks=(1, 1, 1), stem_stride=2)
