@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ftbook-installed
 DEMO_OUT ?= .demo
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=1200
 
-.PHONY: install demo test sync wheel-test lab docs readme bench backbone clean distclean
+.PHONY: install demo test sync wheel-test lab docs site-test readme bench backbone clean distclean
 
 install: $(STAMP)  ## create .venv, install the package (editable) and dev tools, register the `ftbook` kernel
 
@@ -45,12 +45,16 @@ test: sync wheel-test  ## sync check, the wheel test, then pytest tests/ and eve
 lab: install  ## JupyterLab on the notebooks
 	$(BIN)/jupyter lab nbs/
 
-readme: install  ## README.md from nbs/index.ipynb (with Quarto via nbdev-readme when installed)
+readme: install  ## README.md from nbs/index.ipynb (with Quarto via nbdev-readme when installed), links made absolute for PyPI
 	@if command -v quarto >/dev/null; then $(BIN)/nbdev-readme; else $(BIN)/python .ci/readme.py nbs/index.ipynb README.md; fi
+	@$(BIN)/python .ci/readme_links.py README.md
 
-docs: install  ## the documentation site (needs Quarto)
-	@if command -v quarto >/dev/null; then $(BIN)/nbdev-docs; else \
-	  echo "Quarto is not installed, so the site cannot be built here. Install it from https://quarto.org/docs/get-started/ (or run $(BIN)/nbdev-install-quarto), then run make docs again."; exit 1; fi
+docs: install  ## the documentation site in _docs/ (needs Quarto on PATH)
+	@command -v quarto >/dev/null || { echo "Quarto is not installed, so the site cannot be built here. Install it from https://quarto.org/docs/get-started/ (or run $(BIN)/nbdev-install-quarto), then run make docs again."; exit 1; }
+	@start=$$(date +%s) && $(BIN)/nbdev-docs && echo "docs: _docs/ built in $$(( $$(date +%s) - start )) s"
+
+site-test: install  ## check the built site: pages, figures, links, API names, and in headless Chromium (screenshots in build/screenshots/)
+	$(BIN)/python -m pytest tests/test_site.py tests/test_browser.py -p no:cacheprovider -q -rs
 
 clean:  ## remove what builds and runs made (keeps .venv and your data folder)
 	rm -rf _docs _proc build dist *.egg-info .pytest_cache $(DEMO_OUT) nbs/.quarto
