@@ -26,7 +26,7 @@ class Chromium:
         def fds():
             os.dup2(to_r, 3); os.dup2(from_w, 4)
         self.proc = subprocess.Popen([exe, *FLAGS, f'--user-data-dir={self.profile}', '--remote-debugging-pipe',
-                                      'about:blank'], pass_fds=(to_r, from_w), preexec_fn=fds,
+                                      'about:blank'], pass_fds=(3, 4, to_r, from_w), preexec_fn=fds,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_r); os.close(from_w)
         self._buf, self._id, self.events = b'', 0, []
