@@ -52,8 +52,11 @@ def _all_pages() -> list:
 def test_no_broken_internal_link():
     "Every local link, script and stylesheet on every page points to a file that exists (and to an anchor on it)."
     broken, pages = [], {}
+    def page(f: Path) -> Page:
+        if f not in pages: pages[f] = Page(f)
+        return pages[f]
     for path in _all_pages():
-        p = pages.setdefault(path, Page(path))
+        p = page(path)
         for url in p.links + p.resources:
             if not url or is_external(url): continue
             target = _local(p, url) if urlsplit(url).path else path.resolve()
@@ -62,7 +65,7 @@ def test_no_broken_internal_link():
                 broken.append(f"{path.relative_to(SITE)}: {url}"); continue
             frag = unquote(urlsplit(url).fragment)
             if frag and target.suffix == '.html':
-                t = pages.setdefault(target, Page(target))
+                t = page(target)
                 if frag not in t.ids: broken.append(f"{path.relative_to(SITE)}: {url} (no element with id {frag!r})")
     assert not broken, f"{len(broken)} broken internal link(s):\n" + '\n'.join(broken[:40])
 
