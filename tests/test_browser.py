@@ -83,14 +83,21 @@ LOOK = """(async () => {
   };
 })()"""
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    "Serves the site, silently; remembers what the browser asked for and did not get."
+    missing = []
+    def log_message(self, *a): pass
+    def send_error(self, code, *a, **k):
+        if not self.path.startswith('/favicon.ico'): Quiet.missing.append(f"{code} {self.path}")
+        super().send_error(code, *a, **k)
+
 @pytest.fixture(scope='module')
 def browser():
     need_site()
     exe = chromium_path()
     need(bool(exe), "Chromium is not installed (Debian: apt-get install -y chromium)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(SITE)))
+    Quiet.missing = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     b = Chromium(exe)
     try: yield b, f'http://127.0.0.1:{server.server_address[1]}/'
@@ -122,7 +129,9 @@ def test_reader_sees_the_page(browser, src):
     b, base = browser
     page = page_of(src)
     assert (SITE/page).is_file(), f"{page} was not built"
+    Quiet.missing.clear()
     seen = look_at(b, base + page, SHOTS/SCREENSHOT[src] if src in SCREENSHOT else None)
+    assert not Quiet.missing, f"{page}: the browser asked the site for files it does not have: {Quiet.missing}"
     title = chapter_title(src)
     if title: assert seen['title'].strip() == title, f"{page} shows title {seen['title']!r}, the notebook says {title!r}"
     else: assert seen['title'].strip(), f"{page} shows no title"
