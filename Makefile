@@ -46,7 +46,7 @@ lab: install  ## JupyterLab on the notebooks
 	$(BIN)/jupyter lab nbs/
 
 readme: install  ## README.md from nbs/index.ipynb (with Quarto via nbdev-readme when installed), links made absolute for PyPI
-	@if command -v quarto >/dev/null; then $(BIN)/nbdev-readme; else $(BIN)/python .ci/readme.py nbs/index.ipynb README.md; fi
+	@if command -v quarto >/dev/null; then PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbdev-readme; else $(BIN)/python .ci/readme.py nbs/index.ipynb README.md; fi
 	@$(BIN)/python .ci/readme_links.py README.md
 
 docs: install  ## the documentation site in _docs/ (needs Quarto on PATH)
