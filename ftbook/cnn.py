@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 # %% auto #0
 __all__ = ['conv2d_loops', 'conv_out_size', 'random_conv_case', 'conv2d_im2col', 'time_it', 'receptive_field', 'conv_chain',
            'empirical_receptive_field', 'max_pool2d', 'avg_pool2d', 'relu', 'conv_params', 'conv_flops', 'model_flops',
-           'counted_flops', 'conv2d_backward', 'Im2colConv2d', 'show_filters', 'show_feature_maps']
+           'counted_flops', 'conv2d_backward', 'Im2colConv2d', 'batchnorm2d', 'show_filters', 'show_feature_maps']
 
 # %% ../nbs/02_cnn_math.ipynb #2ff31f89
 def conv2d_loops(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -188,6 +188,28 @@ class Im2colConv2d(torch.autograd.Function):
         x, w = ctx.saved_tensors
         dx, dw, db = conv2d_backward(x, w, grad_out, *ctx.conf)
         return dx, dw, db, None, None, None
+
+# %% ../nbs/02_cnn_math.ipynb #3106fe83
+def batchnorm2d(x: torch.Tensor, # N x C x H x W
+                running_mean: torch.Tensor, # C; updated in place when `training`
+                running_var: torch.Tensor, # C; updated in place when `training`
+                weight: torch.Tensor = None, # gamma, C (None: 1)
+                bias: torch.Tensor = None, # beta, C (None: 0)
+                training: bool = True, # batch statistics (True) or running statistics (False)
+                momentum: float = 0.1, # weight of the new batch in the running statistics
+                eps: float = 1e-5) -> torch.Tensor:
+    "BatchNorm of each channel over (N, H, W), as `nn.BatchNorm2d` computes it."
+    if training:
+        mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+        n = x.numel() // x.shape[1]
+        with torch.no_grad():
+            running_mean.mul_(1 - momentum).add_(momentum * mean)
+            running_var.mul_(1 - momentum).add_(momentum * var * n / (n - 1))
+    else: mean, var = running_mean, running_var
+    y = (x - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + eps)
+    if weight is not None: y = y * weight.view(1, -1, 1, 1)
+    if bias is not None: y = y + bias.view(1, -1, 1, 1)
+    return y
 
 # %% ../nbs/02_cnn_math.ipynb #a7d1c785
 def show_filters(w: torch.Tensor, ncols: int = 8, size: float = 0.8):

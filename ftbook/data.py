@@ -24,17 +24,63 @@ from torchvision.transforms import v2
 
 # %% auto #0
 __all__ = ['SCALES', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR10_ZIP_SHA256', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'SPLIT_NAMES',
-           'CIFAR10_TARGET', 'DIGITS_TARGET', 'default_device', 'get_scale', 'set_seed', 'DataError', 'data_dir',
-           'atomic_write', 'ImageSet', 'load_digits_images', 'show_images', 'show_class_grid', 'sha256_file',
+           'CIFAR10_TARGET', 'DIGITS_TARGET', 'ImageSet', 'load_digits_images', 'show_images', 'show_class_grid',
+           'default_device', 'get_scale', 'set_seed', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
            'load_cifar10', 'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData',
            'resize_center_crop', 'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes',
            'sample_per_class', 'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task',
            'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches']
 
-# %% ../nbs/01_data.ipynb #0cfdaa14
-SCALES = ('cpu', 'full')
+# %% ../nbs/01_data.ipynb #bd3d0f3d
+@dataclass
+class ImageSet:
+    "Images as a uint8 tensor N x C x H x W, integer labels, and class names."
+    x: torch.Tensor
+    y: torch.Tensor
+    classes: list
+
+    def __len__(self): return len(self.y)
+    def __repr__(self): return f"ImageSet({len(self)} images of {tuple(self.x.shape[1:])}, classes={self.classes})"
+    def subset(self, idx) -> ImageSet:
+        "The images at `idx` (indices or a boolean mask)."
+        idx = torch.as_tensor(idx)
+        return ImageSet(self.x[idx], self.y[idx], list(self.classes))
+    def counts(self) -> dict:
+        "Images per class."
+        return dict(zip(self.classes, torch.bincount(self.y, minlength=len(self.classes)).tolist()))
+
+# %% ../nbs/01_data.ipynb #52031d78
+def load_digits_images() -> ImageSet:
+    "scikit-learn's 1,797 handwritten digits as 1 x 8 x 8 uint8 images."
+    d = load_digits()
+    x = torch.from_numpy(np.round(d.images * 255 / 16).astype(np.uint8)).unsqueeze(1)
+    return ImageSet(x, torch.from_numpy(d.target).long(), [str(i) for i in range(10)])
+
+# %% ../nbs/01_data.ipynb #0e8e0008
+def show_images(x, titles=None, ncols=8, size=1.2, title=None):
+    "Plot uint8 images N x C x H x W in a grid, with optional titles."
+    n = len(x); nrows = (n + ncols - 1) // ncols
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*size*1.15), squeeze=False)
+    for i, ax in enumerate(axs.flat):
+        ax.axis('off')
+        if i >= n: continue
+        img = x[i].permute(1, 2, 0).cpu().numpy()
+        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+        if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+def show_class_grid(ds: ImageSet, per_class=8, seed=0, size=1.0):
+    "A grid of `per_class` random images of each class, one class per row."
+    g = torch.Generator().manual_seed(seed)
+    idx = [torch.nonzero(ds.y == c).flatten() for c in range(len(ds.classes))]
+    idx = torch.cat([i[torch.randperm(len(i), generator=g)[:per_class]] for i in idx])
+    return show_images(ds.x[idx], [ds.classes[int(c)] for c in ds.y[idx]], ncols=per_class, size=size)
 
 # %% ../nbs/01_data.ipynb #97dc580d
+SCALES = ('cpu', 'full')
+
 def default_device() -> torch.device:
     "CUDA when present, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -89,59 +135,10 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp): os.unlink(tmp)
     return path
 
-# %% ../nbs/01_data.ipynb #bd3d0f3d
-@dataclass
-class ImageSet:
-    "Images as a uint8 tensor N x C x H x W, integer labels, and class names."
-    x: torch.Tensor
-    y: torch.Tensor
-    classes: list
-
-    def __len__(self): return len(self.y)
-    def __repr__(self): return f"ImageSet({len(self)} images of {tuple(self.x.shape[1:])}, classes={self.classes})"
-    def subset(self, idx) -> ImageSet:
-        "The images at `idx` (indices or a boolean mask)."
-        idx = torch.as_tensor(idx)
-        return ImageSet(self.x[idx], self.y[idx], list(self.classes))
-    def counts(self) -> dict:
-        "Images per class."
-        return dict(zip(self.classes, torch.bincount(self.y, minlength=len(self.classes)).tolist()))
-
-# %% ../nbs/01_data.ipynb #52031d78
-def load_digits_images() -> ImageSet:
-    "scikit-learn's 1,797 handwritten digits as 1 x 8 x 8 uint8 images."
-    d = load_digits()
-    x = torch.from_numpy(np.round(d.images * 255 / 16).astype(np.uint8)).unsqueeze(1)
-    return ImageSet(x, torch.from_numpy(d.target).long(), [str(i) for i in range(10)])
-
-# %% ../nbs/01_data.ipynb #0e8e0008
-def show_images(x, titles=None, ncols=8, size=1.2, title=None):
-    "Plot uint8 images N x C x H x W in a grid, with optional titles."
-    n = len(x); nrows = (n + ncols - 1) // ncols
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*size, nrows*size*1.15), squeeze=False)
-    for i, ax in enumerate(axs.flat):
-        ax.axis('off')
-        if i >= n: continue
-        img = x[i].permute(1, 2, 0).cpu().numpy()
-        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
-        if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
-    if title: fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-def show_class_grid(ds: ImageSet, per_class=8, seed=0, size=1.0):
-    "A grid of `per_class` random images of each class, one class per row."
-    g = torch.Generator().manual_seed(seed)
-    idx = [torch.nonzero(ds.y == c).flatten() for c in range(len(ds.classes))]
-    idx = torch.cat([i[torch.randperm(len(i), generator=g)[:per_class]] for i in idx])
-    return show_images(ds.x[idx], [ds.classes[int(c)] for c in ds.y[idx]], ncols=per_class, size=size)
-
-# %% ../nbs/01_data.ipynb #4f147b57
+# %% ../nbs/01_data.ipynb #a90b17db
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 CIFAR10_ZIP = 'cifar10-jpg.zip'
 CIFAR10_ZIP_SHA256 = '8d318306f654eaad281233b1b5be5e605565d6ff0341cb4f1b54c1e1b5e337f5'
-
-# %% ../nbs/01_data.ipynb #a90b17db
 _CIFAR10_CACHE = 'cifar10-uint8.safetensors'
 
 def sha256_file(path) -> str:
@@ -205,11 +202,10 @@ def _cifar10_missing(root, why) -> str:
             f"To fix: connect to the internet and run again (torchvision downloads it), or put one of those in {root}, "
             f"or point FTBOOK_DATA at the folder that holds it.")
 
-# %% ../nbs/01_data.ipynb #7e7c42bb
+# %% ../nbs/01_data.ipynb #8aa4b39a
 IMAGE_EXTENSIONS = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm'}
 MAX_PIXELS = 40_000_000
 
-# %% ../nbs/01_data.ipynb #8aa4b39a
 def to_rgb(im: Image.Image) -> Image.Image:
     "Any Pillow image as 8-bit RGB: transparency composited on white, 16-bit scaled down."
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
@@ -243,12 +239,11 @@ def read_image(path, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Image.I
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise BadImage(f"too large: {e}") from None
     except Exception as e: raise BadImage(f"corrupt or truncated ({type(e).__name__}: {e})") from None
 
-# %% ../nbs/01_data.ipynb #9fec5940
+# %% ../nbs/01_data.ipynb #084ed660
 SPLIT_NAMES = {'train': ('train', 'training', 'training_set'),
                'valid': ('valid', 'val', 'validation'),
                'test': ('test', 'test_set', 'testing')}
 
-# %% ../nbs/01_data.ipynb #084ed660
 def find_splits(root, split_names: dict = None) -> dict:
     "Map `train`/`valid`/`test` to the split folders under `root`; empty for a flat `root/<class>/*` folder."
     root, names = Path(root), split_names or SPLIT_NAMES
@@ -348,11 +343,10 @@ def stratified_split(y, valid_pct: float = 0.2, seed: int = 42):
     tr, va = train_test_split(idx, test_size=valid_pct, stratify=np.asarray(y), random_state=seed)
     return torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(va))
 
-# %% ../nbs/01_data.ipynb #a31a084a
+# %% ../nbs/01_data.ipynb #925e771a
 CIFAR10_TARGET = ['cat', 'dog']
 DIGITS_TARGET = ['5', '6', '7', '8', '9']
 
-# %% ../nbs/01_data.ipynb #925e771a
 def select_classes(ds: ImageSet, classes) -> ImageSet:
     "Only the images of `classes`, relabelled 0..k-1 in the order given."
     ids = torch.tensor([ds.classes.index(c) for c in classes])

@@ -83,6 +83,7 @@ class SGDByHand:
                 g = g + self.mu * self.buf[i] if self.nesterov else self.buf[i]
             p -= self.lr * g
 
+# %% ../nbs/03_losses.ipynb #27352bf8
 class AdamByHand:
     "Adam (`decoupled=False`, L2 in the gradient) or AdamW (`decoupled=True`), following `torch.optim`'s conventions."
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):

@@ -35,6 +35,7 @@ class ResBlock(nn.Module):
     def forward(self, x):
         return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
 
+# %% ../nbs/04_models.ipynb #6e3605e6
 class ResNet(nn.Module):
     "A small ResNet for small images: `body` (stem, stages, global pooling) gives features, `head` gives class scores."
     def __init__(self, n_classes: int, in_ch: int = 3, widths=(32, 64, 128), blocks=(1, 1, 1), stem_stride: int = 2):
@@ -78,6 +79,7 @@ def save_checkpoint(path, model: nn.Module, meta: dict = None, extra: dict = Non
     atomic_write(js, lambda t: t.write_text(text))
     return st
 
+# %% ../nbs/04_models.ipynb #ea5d8221
 def read_checkpoint(path) -> tuple:
     "(meta, model tensors, extra tensors) of a checkpoint, read without unpickling anything."
     st = Path(path) if Path(path).is_file() and Path(path).suffix != '.json' else _ckpt_paths(path)[0]
@@ -94,6 +96,7 @@ def read_checkpoint(path) -> tuple:
     split = lambda pre: {k[len(pre):]: v for k, v in tensors.items() if k.startswith(pre)}
     return meta, split('model.'), split('extra.')
 
+# %% ../nbs/04_models.ipynb #3db6fa94
 def load_checkpoint(path, model: nn.Module = None) -> tuple:
     "Load a checkpoint into `model` (built from its config if None), refusing one that does not fit; returns (model, meta)."
     meta, state, _ = read_checkpoint(path)

@@ -12,13 +12,35 @@ def pytest_collection_modifyitems(items):
 _seconds = {}
 
 
-def pytest_runtest_logreport(report):
-    if report.nodeid.endswith('.ipynb') or '.ipynb::' in report.nodeid:
-        nb = report.nodeid.split('::')[0]
-        _seconds[nb] = _seconds.get(nb, 0.0) + report.duration
-
-
 def pytest_terminal_summary(terminalreporter):
     if _seconds:
         terminalreporter.write_sep('-', 'time per notebook (setup, cells, teardown)')
         for nb, s in _seconds.items(): terminalreporter.write_line(f"{s:7.1f} s  {nb}")
+
+
+TIMES_FILE = 'nbval-times.json'
+
+
+def _record_times():
+    "Merge this run's per-notebook seconds into `nbval-times.json` in the data folder (the index reads it)."
+    import json, os, tempfile, time
+    try:
+        from ftbook.data import data_dir, get_scale
+        path = data_dir()/TIMES_FILE
+        old = json.loads(path.read_text()) if path.exists() else {}
+        scale = get_scale()
+    except Exception: return                       # no usable data folder: the index says "not measured yet"
+    notebooks = old.get('notebooks', {}) if old.get('scale') == scale else {}
+    notebooks.update({os.path.basename(nb): round(s, 1) for nb, s in _seconds.items()})
+    text = json.dumps(dict(scale=scale, updated=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), notebooks=notebooks), indent=1)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{TIMES_FILE}.', suffix='.tmp')
+    with os.fdopen(fd, 'w') as f: f.write(text)
+    os.replace(tmp, path)
+
+
+def pytest_runtest_logreport(report):
+    "Add up each notebook's seconds; after each cell, write the times so far (the index, run last, reads them)."
+    if report.nodeid.endswith('.ipynb') or '.ipynb::' in report.nodeid:
+        nb = report.nodeid.split('::')[0]
+        _seconds[nb] = _seconds.get(nb, 0.0) + report.duration
+        if report.when == 'teardown': _record_times()
