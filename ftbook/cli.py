@@ -21,17 +21,17 @@ from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, Imag
                          digits_task, find_splits, get_scale, load_image_folder, read_image, resize_center_crop, sample_per_class,
                          select_classes, set_seed, stratified_split, transfer_split)
 from .finetune import (STRATEGIES, WeightsUnavailable, format_results, new_head, results_table, run_finetune)
-from .imagenet import (ImageFiles, WeightsError, bar, body_features, image_loader, imagenet_transform, model_preprocessing, timm_model)
+from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform, model_preprocessing, timm_model,
+                             train_head)
 from .metrics import accuracy, binomial_ci, per_class_metrics, plot_confusion, plot_mistakes
 from .models import CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone, read_checkpoint, save_checkpoint
 from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
 __all__ = ['OPTION_RANGES', 'DEMO', 'DEFAULT_LR', 'HEAD_LR', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo',
-           'imagenet_start', 'finetune', 'list_image_files', 'split_files', 'cached_features', 'NonFiniteLoss',
-           'train_head', 'seconds_per_image', 'train_unfrozen', 'predict_files', 'accuracy_with_ci',
-           'finetune_imagenet', 'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images',
-           'pretrain', 'main']
+           'imagenet_start', 'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
+           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet', 'finetune_cifar8',
+           'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
 class UsageError(Exception):
@@ -50,21 +50,7 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
-# %% ../nbs/09_cli.ipynb #76419d05
-OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
-                 'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
-                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
-
-def check_option(name: str, value):
-    "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
-    kind, lo, hi = OPTION_RANGES[name]
-    allowed = f"--{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
-    try: v = float(value)
-    except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.") from None
-    if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)): raise UsageError(f"{allowed}, not {value}.")
-    return kind(v)
-
-# %% ../nbs/09_cli.ipynb #81710380
+# %% ../nbs/09_cli.ipynb #37e8e2e8
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
@@ -146,7 +132,7 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
-# %% ../nbs/09_cli.ipynb #2b3ab11a
+# %% ../nbs/09_cli.ipynb #30736913
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
@@ -164,7 +150,7 @@ def _is_timm_checkpoint(path) -> bool:
     try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
     except CheckpointError: return False
 
-# %% ../nbs/09_cli.ipynb #0672109a
+# %% ../nbs/09_cli.ipynb #b32e89bb
 def list_image_files(root) -> tuple:
     "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
     root = Path(root)
@@ -188,7 +174,7 @@ def list_image_files(root) -> tuple:
     if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
     return splits, classes, dropped
 
-# %% ../nbs/09_cli.ipynb #526a94e5
+# %% ../nbs/09_cli.ipynb #f78d50b3
 def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
     train = splits.get('train', splits.get('all'))
@@ -202,7 +188,7 @@ def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
     return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
 
-# %% ../nbs/09_cli.ipynb #1cb9b3a6
+# %% ../nbs/09_cli.ipynb #54bde120
 def _files_key(arch: str, prep: dict, files: dict) -> str:
     "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
     h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
@@ -227,33 +213,7 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
-# %% ../nbs/09_cli.ipynb #68528f3d
-class NonFiniteLoss(Exception):
-    "Training produced a NaN or infinite loss; the message names the last good checkpoint."
-
-def train_head(x, y, vx, vy, n_classes: int, epochs: int, lr: float, bs: int, seed: int = 0) -> tuple:
-    "(linear head, History): a softmax classifier on body features, Adam with a cosine schedule, validated every epoch."
-    set_seed(seed)
-    head = nn.Linear(x.shape[1], n_classes)
-    opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=1e-4)
-    steps = epochs * math.ceil(len(x) / bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
-    hist, g = History(), torch.Generator().manual_seed(seed)
-    for epoch in bar(range(epochs), 'head epochs'):
-        t0, perm, total = time.perf_counter(), torch.randperm(len(x), generator=g), 0.0
-        for i in range(0, len(x), bs):
-            idx = perm[i:i + bs]
-            loss = F.cross_entropy(head(x[idx]), y[idx])
-            if not torch.isfinite(loss): raise NonFiniteLoss(f"the loss became {loss.item()} in epoch {epoch + 1} of the head")
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            total += loss.item() * len(idx)
-        with torch.no_grad(): vl = head(vx); tl = head(x)
-        hist.rows.append(dict(epoch=epoch + 1, train_loss=total / len(x), train_acc=(tl.argmax(1) == y).float().mean().item(),
-                              valid_loss=F.cross_entropy(vl, vy).item(), valid_acc=(vl.argmax(1) == vy).float().mean().item(),
-                              seconds=time.perf_counter() - t0))
-    return head, hist
-
-# %% ../nbs/09_cli.ipynb #cdaba385
+# %% ../nbs/09_cli.ipynb #9da6d408
 def seconds_per_image(model, xb: torch.Tensor, device) -> float:
     "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`."
     model.train().to(device); xb = xb.to(device)
@@ -283,7 +243,7 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
-# %% ../nbs/09_cli.ipynb #21894f47
+# %% ../nbs/09_cli.ipynb #c3aa29b4
 @torch.no_grad()
 def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
     "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
@@ -296,7 +256,7 @@ def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = 
         if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
     return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
 
-# %% ../nbs/09_cli.ipynb #3451f316
+# %% ../nbs/09_cli.ipynb #7b5ec7ae
 def accuracy_with_ci(probs, ys, classes) -> dict:
     "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
@@ -315,7 +275,7 @@ def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
     x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
     return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
 
-# %% ../nbs/09_cli.ipynb #6d71d360
+# %% ../nbs/09_cli.ipynb #6b5a0f3e
 def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                       unfreeze_epochs, budget, size=None) -> dict:
     "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
@@ -343,7 +303,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
-# %% ../nbs/09_cli.ipynb #4a17d82a
+# %% ../nbs/09_cli.ipynb #d2e7f533
 def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
@@ -370,7 +330,7 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
         model.load_state_dict(backup)
     return d
 
-# %% ../nbs/09_cli.ipynb #a897f8fa
+# %% ../nbs/09_cli.ipynb #a25c6b7f
 def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
@@ -406,7 +366,7 @@ def _report(folder, metrics, meta, dropped) -> str:
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
             f"## Files left out\n\n{gone}\n")
 
-# %% ../nbs/09_cli.ipynb #327461a6
+# %% ../nbs/09_cli.ipynb #4f9efc1d
 def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
     if backbone in CIFAR8 or backbone == 'auto':
@@ -429,7 +389,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #e263bdcf
+# %% ../nbs/09_cli.ipynb #644f270a
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
@@ -469,349 +429,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
           f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
-# %% ../nbs/09_cli.ipynb #2ff5075f
-def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
-    "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
-    ckpt = out/'model'
-    try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
-    except KeyboardInterrupt:
-        done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
-        where = f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done else "no epoch had finished, so no checkpoint was written"
-        raise KeyboardInterrupt(f"training interrupted; {where}.") from None
-    bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
-    if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
-        for f in (out/'model.safetensors', out/'model.json'): f.unlink(missing_ok=True)
-        raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch checkpoints "
-                            "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
-    return hist
-
-# %% ../nbs/09_cli.ipynb #2b349b54
-def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
-             strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
-             valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
-             unfreeze_epochs: int = 2, budget: float = 180.0) -> dict:
-    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write checkpoint, metrics, figures and report to `out`."
-    for name in OPTION_RANGES:
-        if locals()[name] is not None: check_option(name, locals()[name])
-    if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
-    if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_timm_checkpoint(backbone)) or strategy == 'from scratch':
-        return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
-    return finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr or HEAD_LR, seed, valid_pct, force, workers,
-                             unfreeze, unfreeze_epochs, budget, size)
-
-def _is_timm_checkpoint(path) -> bool:
-    try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
-    except CheckpointError: return False
-
-# %% ../nbs/09_cli.ipynb #c11f939d
-def list_image_files(root) -> tuple:
-    "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
-    root = Path(root)
-    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*.jpg")
-    split_dirs = find_splits(root) or {'all': root}
-    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not classes: raise DataError(f"{root} holds no class folders. Put the images of each class in its own folder: {root}/<class>/*.jpg")
-    if len(classes) == 1: raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two: {root}/<class>/*.jpg")
-    splits, dropped, seen = {}, [], {}
-    for split, d in split_dirs.items():
-        paths, labels = [], []
-        for ci, c in enumerate(classes):
-            for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
-                rel = str(f.relative_to(root))
-                if f.name.startswith('.') or f.suffix.lower() not in IMAGE_EXTENSIONS:
-                    dropped.append(Dropped(rel, 'hidden file' if f.name.startswith('.') else f"not an image file ({f.suffix or 'no extension'})")); continue
-                digest = hashlib.sha256(f.read_bytes()).hexdigest()
-                if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
-                seen[digest] = rel; paths.append(f); labels.append(ci)
-        if paths: splits[split] = (paths, labels)
-    if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
-    return splits, classes, dropped
-
-# %% ../nbs/09_cli.ipynb #bb471203
-def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
-    "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
-    train = splits.get('train', splits.get('all'))
-    if train is None: raise DataError("the folder has no training images.")
-    counts = np.bincount(train[1])
-    if counts.min() < 2: raise DataError(f"class {int(counts.argmin())} has fewer than 2 usable images; each class needs "
-                                         "at least 2 (one to train, one to validate).")
-    out = {'test': splits['test']} if 'test' in splits else {}
-    if 'valid' in splits: return dict(out, train=train, valid=splits['valid'])
-    tr, va = stratified_split(train[1], max(valid_pct, len(counts) / len(train[1])), seed)
-    pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
-    return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
-
-# %% ../nbs/09_cli.ipynb #25cc7437
-def _files_key(arch: str, prep: dict, files: dict) -> str:
-    "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
-    h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
-    for split, (paths, labels) in sorted(files.items()):
-        for p, y in zip(paths, labels): st = p.stat(); h.update(f"{split}|{p}|{y}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers: int, device) -> dict:
-    "{split: (features, labels, kept, errors)} computed once and kept in `out`/features.safetensors; reused when nothing changed."
-    path, key = out/'features.safetensors', _files_key(model.config['arch'], prep, files)
-    if path.exists():
-        from safetensors import safe_open
-        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-        if meta.get('key') == key:
-            t, errs = load_file(str(path)), json.loads(meta['errors'])
-            print(f"reusing the body features in {path} (same backbone and files)")
-            return {s: (t[f'{s}.x'], t[f'{s}.y'], t[f'{s}.kept'].tolist(), [tuple(e) for e in errs[s]]) for s in files}
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'])
-    feats = {s: body_features(model, image_loader(ImageFiles(p, y, tfm), bs, workers), device, label=f'{s} features')
-             for s, (p, y) in files.items()}
-    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items() for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
-    save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
-    return feats
-
-# %% ../nbs/09_cli.ipynb #b9c0f9ea
-class NonFiniteLoss(Exception):
-    "Training produced a NaN or infinite loss; the message names the last good checkpoint."
-
-def train_head(x, y, vx, vy, n_classes: int, epochs: int, lr: float, bs: int, seed: int = 0) -> tuple:
-    "(linear head, History): a softmax classifier on body features, Adam with a cosine schedule, validated every epoch."
-    set_seed(seed)
-    head = nn.Linear(x.shape[1], n_classes)
-    opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=1e-4)
-    steps = epochs * math.ceil(len(x) / bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
-    hist, g = History(), torch.Generator().manual_seed(seed)
-    for epoch in _bar(range(epochs), 'head epochs'):
-        t0, perm, total = time.perf_counter(), torch.randperm(len(x), generator=g), 0.0
-        for i in range(0, len(x), bs):
-            idx = perm[i:i + bs]
-            loss = F.cross_entropy(head(x[idx]), y[idx])
-            if not torch.isfinite(loss): raise NonFiniteLoss(f"the loss became {loss.item()} in epoch {epoch + 1} of the head")
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            total += loss.item() * len(idx)
-        with torch.no_grad(): vl = head(vx); tl = head(x)
-        hist.rows.append(dict(epoch=epoch + 1, train_loss=total / len(x), train_acc=(tl.argmax(1) == y).float().mean().item(),
-                              valid_loss=F.cross_entropy(vl, vy).item(), valid_acc=(vl.argmax(1) == vy).float().mean().item(),
-                              seconds=time.perf_counter() - t0))
-    return head, hist
-
-def _bar(items, comment: str):
-    return progress_bar(items, comment=comment) if IN_NOTEBOOK or sys.stdout.isatty() else items
-
-# %% ../nbs/09_cli.ipynb #a4c4d0a5
-def seconds_per_image(model, xb: torch.Tensor, device) -> float:
-    "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`."
-    model.train().to(device); xb = xb.to(device)
-    for i in range(2):
-        t0 = time.perf_counter()
-        model(xb).sum().backward()
-        if device.type == 'cuda': torch.cuda.synchronize()
-    model.zero_grad(set_to_none=True)
-    return (time.perf_counter() - t0) / len(xb)
-
-def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: int, workers: int, device, seed: int, last_good: str):
-    "Train every layer (BatchNorm statistics kept) with augmentation; stops on a non-finite loss."
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'], train=True)
-    dl = image_loader(ImageFiles(*files, tfm), bs, workers, shuffle=True, seed=seed)
-    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(dl), pct_start=0.2)
-    model.to(device)
-    for epoch in _bar(range(epochs), 'unfrozen epochs'):
-        model.train()
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
-        for x, y, _, _ in dl:
-            if len(y) == 0: sched.step(); continue
-            loss = F.cross_entropy(model(x.to(device)), y.to(device))
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; the last good checkpoint is {last_good}")
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return model.eval()
-
-# %% ../nbs/09_cli.ipynb #0bbb2d55
-@torch.no_grad()
-def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
-    "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
-    device = device or default_device()
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep.get('crop_pct', 1.0))
-    model.eval().to(device)
-    ps, ys, kept, errors = [], [], [], []
-    for x, y, idx, err in _bar(image_loader(ImageFiles(*files, tfm), bs, workers), 'predicting'):
-        errors += err
-        if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
-    return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
-
-# %% ../nbs/09_cli.ipynb #da8059d1
-def accuracy_with_ci(probs, ys, classes) -> dict:
-    "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
-    pred, y = probs.argmax(1).numpy(), ys.numpy()
-    k, n = int((pred == y).sum()), len(y)
-    lo, hi = binomial_ci(k, n)
-    m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
-    if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                                      "cannot be told apart; add images to the validation split to tell more.")
-    return m
-
-def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
-    "An ImageSet of the validation images, small, for `plot_mistakes` (only the most confident mistakes are decoded)."
-    from .metrics import most_confident_mistakes
-    idx = most_confident_mistakes(probs.numpy(), ys.numpy(), k)
-    if not len(idx): return None, None
-    x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
-    return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
-
-# %% ../nbs/09_cli.ipynb #103c4aac
-def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
-                      unfreeze_epochs, budget, size=None) -> dict:
-    "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
-    t0 = time.perf_counter()
-    splits, classes, dropped = list_image_files(folder)
-    files = split_files(splits, valid_pct, seed)
-    model, prep, described = imagenet_start(backbone, weights, len(classes))
-    if size: prep = dict(prep, size=size)
-    out, device = prepare_out(out, force), default_device()
-    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation images of {len(classes)} classes; "
-          f"{len(dropped)} files left out; starting from {described}, {prep['size']} px; on {device}")
-    feats = cached_features(out, model, prep, files, max(bs, 64), workers, device)
-    dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e) for s, f in feats.items() for i, e in f[3]]
-    (x, y, _, _), (vx, vy, vkept, _) = feats['train'], feats['valid']
-    if len(x) == 0 or len(vx) == 0: raise DataError(f"{folder}: no readable image in the training or validation split.")
-    try: head, hist = train_head(x, y, vx, vy, len(classes), epochs, lr, min(bs, len(x)), seed)
-    except NonFiniteLoss as e: raise NonFiniteLoss(f"{e}; no checkpoint was written (try a smaller --lr).") from None
-    with torch.no_grad(): model.get_classifier().load_state_dict(head.state_dict())
-    meta = dict(classes=classes, **{k: list(v) if isinstance(v, tuple) else v for k, v in prep.items()}, start=described,
-                seed=seed, folder=str(folder), phase='head on frozen body', history=hist.rows)
-    ckpt = save_checkpoint(out/'model', model, meta)
-    with torch.no_grad(): vprobs = head(vx).softmax(1)
-    decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, lr / 10, bs, workers, device,
-                                    seed, budget, ckpt, meta, out)
-    if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
-    return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
-
-# %% ../nbs/09_cli.ipynb #2a709024
-def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
-    "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
-    head_acc = (vprobs.argmax(1) == vy).float().mean().item()
-    n = len(files['train'][0])
-    xb = torch.randn(min(bs, 16), 3, prep['size'], prep['size'])
-    est = seconds_per_image(model, xb, device) * n * epochs * 1.3
-    d = dict(head_valid_acc=head_acc, estimated_seconds=round(est, 1), budget=budget, kept='head', ran=False)
-    if unfreeze == 'no' or (unfreeze == 'auto' and (est > budget or head_acc == 1.0)):
-        d['why'] = ('--unfreeze no' if unfreeze == 'no' else 'the head is already right on every validation image' if head_acc == 1.0
-                    else f"unfreezing would take about {est:.0f} s, over the --budget of {budget:.0f} s")
-        return d
-    backup = {k: v.clone() for k, v in model.state_dict().items()}
-    try: train_unfrozen(model, files['train'], prep, epochs, lr, bs, workers, device, seed, str(ckpt))
-    except NonFiniteLoss:
-        model.load_state_dict(backup); raise
-    valid = predict_files(model, files['valid'], prep, max(bs, 64), workers, device)
-    acc = (valid[0].argmax(1) == valid[1]).float().mean().item()
-    d.update(ran=True, unfrozen_valid_acc=acc, valid=valid)
-    if acc > head_acc:
-        d['kept'], d['why'] = 'unfrozen', f"unfreezing raised validation accuracy from {head_acc:.1%} to {acc:.1%}"
-        save_checkpoint(out/'model', model, dict(meta, phase=f'unfrozen, {epochs} epochs at lr {lr:g}'))
-    else:
-        d['why'] = f"unfreezing gave {acc:.1%} on validation, not more than the head's {head_acc:.1%}; the head model is kept"
-        model.load_state_dict(backup)
-    return d
-
-# %% ../nbs/09_cli.ipynb #ff9cdd02
-def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
-    "metrics.json, report.md and the figures of a finished run."
-    metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
-    if 'test' in files:
-        tp, ty, _, _ = predict_files(model, files['test'], prep, 64, workers, device)
-        if len(ty): metrics['test'] = accuracy_with_ci(tp, ty, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze={k: v for k, v in decision.items() if k != 'valid'},
-                   seconds=round(time.perf_counter() - t0, 1), n_train=len(files['train'][0]), n_valid=metrics['valid']['n'],
-                   dropped=len(dropped), start=meta['start'])
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    _save(plot_history(hist, f"head on {meta['start']}"), out/'learning_curves.png')
-    _save(plot_confusion(vy, vprobs.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
-    worst, wprobs = _worst_images(files['valid'], vprobs, vy, vkept, classes)
-    _save(plot_mistakes(worst, wprobs) if worst is not None else None, out/'worst_predictions.png')
-    (out/'report.md').write_text(_report(folder, metrics, meta, dropped))
-    line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)"
-    print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '') +
-          f"\nunfrozen phase: {decision['why']}\nwrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
-    return metrics
-
-def _report(folder, metrics, meta, dropped) -> str:
-    "The run's report in Markdown."
-    v = metrics['valid']
-    acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
-                           f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
-    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for c, m in v['per_class'].items())
-    test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
-    gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
-    return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}, images at {meta['size']} px, seed {meta['seed']}. "
-            f"A head was trained on body features computed once. Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
-            f"{acc(v, 'Validation')}\n\n{test}\n\nTrained on {metrics['n_train']} images; took {metrics['seconds']:.0f} s.\n\n"
-            f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
-            "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
-            f"## Files left out\n\n{gone}\n")
-
-# %% ../nbs/09_cli.ipynb #f81f94ef
-def _starting_point(backbone: str, weights: str) -> tuple:
-    "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
-    if backbone in CIFAR8 or backbone == 'auto':
-        if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
-        model, card = pretrained_backbone()
-        if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
-        return lambda n: new_head(model, n), card['mean'], card['std'], f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)", 32
-    model, meta = load_checkpoint(backbone)
-    return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
-
-def _split_folder(data, valid_pct: float, seed: int):
-    "(train, valid, test or None) from a loaded folder: its own splits where it has them, else a stratified split."
-    s = data.splits
-    train = s.get('train', s.get('all'))
-    if train is None: raise DataError(f"{data.root} has no training images.\n{data.report()}")
-    few = [c for c, k in train.counts().items() if k < 2]
-    if few: raise DataError(f"class(es) {few} have fewer than 2 usable images in {data.root}; each class needs at least 2 "
-                            f"(one to train, one to validate).\n{data.report()}")
-    if 'valid' in s: return train, s['valid'], s.get('test')
-    tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
-    return train.subset(tr), train.subset(va), s.get('test')
-
-# %% ../nbs/09_cli.ipynb #23ee6d9e
-def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
-    "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
-    if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
-    t0 = time.perf_counter()
-    if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
-    build, mean, std, described, native = _starting_point(backbone, weights)
-    size = size or native
-    data = load_image_folder(folder, size)
-    out = prepare_out(out, force)
-    train, valid, test = _split_folder(data, valid_pct, seed)
-    classes = train.classes
-    set_seed(seed)
-    model = build(len(classes))
-    if mean is None: mean, std = (x.tolist() for x in channel_stats(train.x))
-    print(f"{len(train)} training and {len(valid)} validation images of {len(classes)} classes at {size} px; "
-          f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
-    device = default_device()
-    model = model.to(device)
-    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy, start=described,
-                seed=seed, folder=str(folder))
-    tb = Batches(train, min(bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
-    vb = Batches(valid, 256, mean=mean, std=std, device=device)
-    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr or DEFAULT_LR[strategy], meta)
-    save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
-    logits, ys = predict(model, vb)
-    metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
-    if test is not None: metrics['test'] = accuracy_with_ci(predict(model, Batches(test, 256, mean=mean, std=std, device=device))[0].float().softmax(1),
-                                                             test.y, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=len(train),
-                   n_valid=len(valid), dropped=len(data.dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    _save(plot_history(hist, f"{strategy} from {described}"), out/'learning_curves.png')
-    _save(plot_confusion(ys, logits.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
-    _save(plot_mistakes(valid, logits.float().softmax(1)) or plt.figure(figsize=(3, 1)), out/'worst_predictions.png')
-    (out/'report.md').write_text(_report(folder, metrics, meta, data.dropped))
-    print(f"validation accuracy {metrics['accuracy']:.1%}" + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '') +
-          f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
-    return metrics
-
-# %% ../nbs/09_cli.ipynb #08d022b5
+# %% ../nbs/09_cli.ipynb #565a0a85
 def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
     ckpt = out/'model'
@@ -945,28 +563,7 @@ def _parser() -> argparse.ArgumentParser:
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
-# %% ../nbs/09_cli.ipynb #89f73595
-def main(argv=None) -> int:
-    "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
-    try: a = _parser().parse_args(argv)
-    except SystemExit as e: return e.code
-    try:
-        if a.command == 'demo': demo(a.out, a.force, a.seed)
-        elif a.command == 'finetune':
-            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed, a.valid_pct, a.force,
-                     a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
-        elif a.command == 'evaluate': evaluate_folder(a.checkpoint, a.folder, a.json)
-        elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
-        elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
-    except (UsageError, DataError, CheckpointError, WeightsError, NonFiniteLoss) as e:
-        print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:
-        print(f"ftbook {a.command}: {e or 'interrupted.'}", file=sys.stderr)
-        return 130
-    return 0
-
-# %% ../nbs/09_cli.ipynb #d9afcf8a
+# %% ../nbs/09_cli.ipynb #0f8fdaf6
 def main(argv=None) -> int:
     "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
     try: a = _parser().parse_args(argv)
