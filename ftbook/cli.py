@@ -50,7 +50,7 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
-# %% ../nbs/09_cli.ipynb #37e8e2e8
+# %% ../nbs/09_cli.ipynb #f1d8e540
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
@@ -132,7 +132,7 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
-# %% ../nbs/09_cli.ipynb #30736913
+# %% ../nbs/09_cli.ipynb #261a9c90
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
@@ -150,7 +150,7 @@ def _is_timm_checkpoint(path) -> bool:
     try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
     except CheckpointError: return False
 
-# %% ../nbs/09_cli.ipynb #b32e89bb
+# %% ../nbs/09_cli.ipynb #2d642e21
 def list_image_files(root) -> tuple:
     "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
     root = Path(root)
@@ -174,7 +174,7 @@ def list_image_files(root) -> tuple:
     if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
     return splits, classes, dropped
 
-# %% ../nbs/09_cli.ipynb #f78d50b3
+# %% ../nbs/09_cli.ipynb #f790191c
 def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
     train = splits.get('train', splits.get('all'))
@@ -188,7 +188,7 @@ def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
     return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
 
-# %% ../nbs/09_cli.ipynb #54bde120
+# %% ../nbs/09_cli.ipynb #f25756af
 def _files_key(arch: str, prep: dict, files: dict) -> str:
     "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
     h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
@@ -213,7 +213,7 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
-# %% ../nbs/09_cli.ipynb #9da6d408
+# %% ../nbs/09_cli.ipynb #b75432ed
 def seconds_per_image(model, xb: torch.Tensor, device) -> float:
     "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`."
     model.train().to(device); xb = xb.to(device)
@@ -243,7 +243,7 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
-# %% ../nbs/09_cli.ipynb #c3aa29b4
+# %% ../nbs/09_cli.ipynb #4b90eab1
 @torch.no_grad()
 def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
     "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
@@ -256,7 +256,7 @@ def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = 
         if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
     return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
 
-# %% ../nbs/09_cli.ipynb #7b5ec7ae
+# %% ../nbs/09_cli.ipynb #c65e5254
 def accuracy_with_ci(probs, ys, classes) -> dict:
     "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
@@ -275,7 +275,7 @@ def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
     x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
     return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
 
-# %% ../nbs/09_cli.ipynb #6b5a0f3e
+# %% ../nbs/09_cli.ipynb #8ad97a67
 def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                       unfreeze_epochs, budget, size=None) -> dict:
     "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
@@ -303,7 +303,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
-# %% ../nbs/09_cli.ipynb #d2e7f533
+# %% ../nbs/09_cli.ipynb #e0498633
 def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
@@ -330,7 +330,7 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
         model.load_state_dict(backup)
     return d
 
-# %% ../nbs/09_cli.ipynb #a25c6b7f
+# %% ../nbs/09_cli.ipynb #7907bb11
 def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
@@ -366,7 +366,7 @@ def _report(folder, metrics, meta, dropped) -> str:
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
             f"## Files left out\n\n{gone}\n")
 
-# %% ../nbs/09_cli.ipynb #4f9efc1d
+# %% ../nbs/09_cli.ipynb #1060d299
 def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
     if backbone in CIFAR8 or backbone == 'auto':
@@ -389,7 +389,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #644f270a
+# %% ../nbs/09_cli.ipynb #fd48b18d
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
@@ -429,7 +429,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
           f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
-# %% ../nbs/09_cli.ipynb #565a0a85
+# %% ../nbs/09_cli.ipynb #3d2b10f8
 def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
     ckpt = out/'model'
@@ -563,7 +563,7 @@ def _parser() -> argparse.ArgumentParser:
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
-# %% ../nbs/09_cli.ipynb #0f8fdaf6
+# %% ../nbs/09_cli.ipynb #85ae5083
 def main(argv=None) -> int:
     "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
     try: a = _parser().parse_args(argv)
