@@ -21,17 +21,17 @@ from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, Imag
                          digits_task, find_splits, get_scale, load_image_folder, read_image, resize_center_crop, sample_per_class,
                          select_classes, set_seed, stratified_split, transfer_split)
 from .finetune import (STRATEGIES, WeightsUnavailable, format_results, new_head, results_table, run_finetune)
-from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform, model_preprocessing, timm_model,
-                             train_head)
-from .metrics import accuracy, binomial_ci, per_class_metrics, plot_confusion, plot_mistakes
+from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform, lr_find_head, model_preprocessing,
+                             suggest_lr, timm_model, train_head)
+from .metrics import accuracy, binomial_ci, most_confident_mistakes, per_class_metrics, plot_confusion, plot_mistakes
 from .models import CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone, read_checkpoint, save_checkpoint
 from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'DEMO', 'DEFAULT_LR', 'HEAD_LR', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo',
-           'imagenet_start', 'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
-           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet', 'finetune_cifar8',
-           'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
+__all__ = ['OPTION_RANGES', 'DEMO', 'DEFAULT_LR', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start',
+           'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
+           'train_mode_frozen_bn', 'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet',
+           'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
 class UsageError(Exception):
@@ -50,7 +50,7 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
-# %% ../nbs/09_cli.ipynb #f1d8e540
+# %% ../nbs/09_cli.ipynb #9fcc3986
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
@@ -114,7 +114,6 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
 # %% ../nbs/09_cli.ipynb #9c9554fe
 DEFAULT_LR = {'from scratch': 0.01, 'linear probe': 0.1, 'full fine-tuning': 0.01, 'freeze then unfreeze': 0.1,
               'gradual unfreezing': 0.1, 'discriminative lr': 0.1, 'L2-SP': 0.01, 'LP-FT': 0.1}
-HEAD_LR = 3e-3  # AdamW on body features; the unfrozen phase uses a tenth of it
 CIFAR8 = ('cifar8', 'ftbook')
 
 def _is_checkpoint(backbone: str) -> bool: return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
@@ -132,7 +131,7 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
-# %% ../nbs/09_cli.ipynb #261a9c90
+# %% ../nbs/09_cli.ipynb #7a689720
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
@@ -143,14 +142,14 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
     if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
     if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_timm_checkpoint(backbone)) or strategy == 'from scratch':
         return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
-    return finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr or HEAD_LR, seed, valid_pct, force, workers,
+    return finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers,
                              unfreeze, unfreeze_epochs, budget, size)
 
 def _is_timm_checkpoint(path) -> bool:
     try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
     except CheckpointError: return False
 
-# %% ../nbs/09_cli.ipynb #2d642e21
+# %% ../nbs/09_cli.ipynb #a794013f
 def list_image_files(root) -> tuple:
     "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
     root = Path(root)
@@ -174,7 +173,7 @@ def list_image_files(root) -> tuple:
     if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
     return splits, classes, dropped
 
-# %% ../nbs/09_cli.ipynb #f790191c
+# %% ../nbs/09_cli.ipynb #e3cf84dc
 def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
     train = splits.get('train', splits.get('all'))
@@ -188,7 +187,7 @@ def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
     return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
 
-# %% ../nbs/09_cli.ipynb #f25756af
+# %% ../nbs/09_cli.ipynb #786add6d
 def _files_key(arch: str, prep: dict, files: dict) -> str:
     "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
     h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
@@ -213,16 +212,24 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
-# %% ../nbs/09_cli.ipynb #b75432ed
+# %% ../nbs/09_cli.ipynb #a48ce026
 def seconds_per_image(model, xb: torch.Tensor, device) -> float:
-    "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`."
-    model.train().to(device); xb = xb.to(device)
+    "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`; the model is left as it was."
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    train_mode_frozen_bn(model.to(device)); xb = xb.to(device)
     for i in range(2):
         t0 = time.perf_counter()
         model(xb).sum().backward()
         if device.type == 'cuda': torch.cuda.synchronize()
-    model.zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True); model.load_state_dict(state); model.eval()
     return (time.perf_counter() - t0) / len(xb)
+
+def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
+    "Training mode, except BatchNorm layers keep (and use) their pretrained running statistics."
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+    return model
 
 def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: int, workers: int, device, seed: int, last_good: str):
     "Train every layer (BatchNorm statistics kept) with augmentation; stops on a non-finite loss."
@@ -232,9 +239,7 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(dl), pct_start=0.2)
     model.to(device)
     for epoch in bar(range(epochs), 'unfrozen epochs'):
-        model.train()
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+        train_mode_frozen_bn(model)
         for x, y, _, _ in dl:
             if len(y) == 0: sched.step(); continue
             loss = F.cross_entropy(model(x.to(device)), y.to(device))
@@ -243,7 +248,7 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
-# %% ../nbs/09_cli.ipynb #4b90eab1
+# %% ../nbs/09_cli.ipynb #d8427a18
 @torch.no_grad()
 def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
     "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
@@ -256,7 +261,7 @@ def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = 
         if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
     return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
 
-# %% ../nbs/09_cli.ipynb #c65e5254
+# %% ../nbs/09_cli.ipynb #516a09ca
 def accuracy_with_ci(probs, ys, classes) -> dict:
     "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
@@ -269,13 +274,12 @@ def accuracy_with_ci(probs, ys, classes) -> dict:
 
 def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
     "An ImageSet of the validation images, small, for `plot_mistakes` (only the most confident mistakes are decoded)."
-    from .metrics import most_confident_mistakes
     idx = most_confident_mistakes(probs.numpy(), ys.numpy(), k)
     if not len(idx): return None, None
     x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
     return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
 
-# %% ../nbs/09_cli.ipynb #8ad97a67
+# %% ../nbs/09_cli.ipynb #cf131125
 def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                       unfreeze_epochs, budget, size=None) -> dict:
     "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
@@ -291,11 +295,14 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e) for s, f in feats.items() for i, e in f[3]]
     (x, y, _, _), (vx, vy, vkept, _) = feats['train'], feats['valid']
     if len(x) == 0 or len(vx) == 0: raise DataError(f"{folder}: no readable image in the training or validation split.")
+    if lr is None:
+        lr = suggest_lr(*lr_find_head(x, y, len(classes), bs=min(bs, len(x)), seed=seed))
+        print(f"head learning rate {lr:.1e}, chosen by the learning-rate finder (chapter 07)")
     try: head, hist = train_head(x, y, vx, vy, len(classes), epochs, lr, min(bs, len(x)), seed)
     except NonFiniteLoss as e: raise NonFiniteLoss(f"{e}; no checkpoint was written (try a smaller --lr).") from None
     with torch.no_grad(): model.get_classifier().load_state_dict(head.state_dict())
     meta = dict(classes=classes, **{k: list(v) if isinstance(v, tuple) else v for k, v in prep.items()}, start=described,
-                seed=seed, folder=str(folder), phase='head on frozen body', history=hist.rows)
+                seed=seed, folder=str(folder), phase='head on frozen body', lr=lr, history=hist.rows)
     ckpt = save_checkpoint(out/'model', model, meta)
     with torch.no_grad(): vprobs = head(vx).softmax(1)
     decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, lr / 10, bs, workers, device,
@@ -303,7 +310,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
-# %% ../nbs/09_cli.ipynb #e0498633
+# %% ../nbs/09_cli.ipynb #8d44ec00
 def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
@@ -330,7 +337,7 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
         model.load_state_dict(backup)
     return d
 
-# %% ../nbs/09_cli.ipynb #7907bb11
+# %% ../nbs/09_cli.ipynb #bfd26833
 def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
@@ -366,7 +373,7 @@ def _report(folder, metrics, meta, dropped) -> str:
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
             f"## Files left out\n\n{gone}\n")
 
-# %% ../nbs/09_cli.ipynb #1060d299
+# %% ../nbs/09_cli.ipynb #68c15a69
 def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
     if backbone in CIFAR8 or backbone == 'auto':
@@ -389,7 +396,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #fd48b18d
+# %% ../nbs/09_cli.ipynb #7a227e30
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
@@ -429,7 +436,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
           f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
-# %% ../nbs/09_cli.ipynb #3d2b10f8
+# %% ../nbs/09_cli.ipynb #b5b42054
 def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
     ckpt = out/'model'
@@ -544,7 +551,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --backbone cifar8: chapter 06's strategy; hyphens for spaces work too (default: %(default)s)")
     f.add_argument('--epochs', type=_opt('epochs'), default=12, help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
     f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')
-    f.add_argument('--lr', type=_opt('lr'), default=None, help=f'peak learning rate (default: {HEAD_LR} for the head; cifar8: per strategy)')
+    f.add_argument('--lr', type=_opt('lr'), default=None, help='peak learning rate (default: chosen by a learning-rate finder for the head; cifar8: per strategy)')
     f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2, help='validation share when the folder has no valid split (default: %(default)s)')
     f.add_argument('--workers', type=_opt('workers'), default=None, help='image-decoding processes (default: up to 4)')
     f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train every layer after the head: auto runs it when its measured cost fits --budget (default: %(default)s)')
@@ -563,7 +570,7 @@ def _parser() -> argparse.ArgumentParser:
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
-# %% ../nbs/09_cli.ipynb #85ae5083
+# %% ../nbs/09_cli.ipynb #98f60889
 def main(argv=None) -> int:
     "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
     try: a = _parser().parse_args(argv)

@@ -238,3 +238,14 @@ def test_nan_loss_cifar8_saves_no_model(tmp_path, capsys, monkeypatch, trained):
     out = tmp_path / 'out'
     rc, _, err = run(capsys, 'finetune', trained[0], '--out', out, '--size', '32', '--backbone', 'cifar8', '--epochs', '1')
     assert rc == 2 and 'NaN or infinite' in err and not (out / 'model.safetensors').exists()
+
+
+def test_in_run_test_accuracy_equals_evaluate(tmp_path, capsys):
+    "The timing probe for --unfreeze auto must not disturb the model: the run's own test score equals evaluate's."
+    root = tmp_path / 'p'
+    make_folder(root / 'train', n=8); make_folder(root / 'test', n=6)
+    out = tmp_path / 'out'
+    rc, _, _ = run(capsys, 'finetune', root, '--out', out, '--size', '48', '--epochs', '2', '--workers', '0', '--budget', '0')
+    m = json.loads((out / 'metrics.json').read_text())
+    rc2, text, _ = run(capsys, 'evaluate', out / 'model.safetensors', root, '--json')
+    assert rc == rc2 == 0 and 'budget' in m['unfreeze']['why'] and json.loads(text)['accuracy'] == m['test']['accuracy']
