@@ -224,7 +224,7 @@ def test_nan_loss_stops_and_saves_no_model(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(ftbook.cli, 'body_features', poisoned)
     out = tmp_path / 'out'
     rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1', '--workers', '0')
-    assert rc == 2 and 'nan' in err and 'no checkpoint was written' in err and not (out / 'model.safetensors').exists()
+    assert rc == 2 and ('no checkpoint was written' in err or 'no finite loss' in err) and not (out / 'model.safetensors').exists()
 
 
 def test_nan_loss_cifar8_saves_no_model(tmp_path, capsys, monkeypatch, trained):
@@ -249,3 +249,13 @@ def test_in_run_test_accuracy_equals_evaluate(tmp_path, capsys):
     m = json.loads((out / 'metrics.json').read_text())
     rc2, text, _ = run(capsys, 'evaluate', out / 'model.safetensors', root, '--json')
     assert rc == rc2 == 0 and 'budget' in m['unfreeze']['why'] and json.loads(text)['accuracy'] == m['test']['accuracy']
+
+
+def test_nan_loss_with_given_lr_names_no_checkpoint(tmp_path, capsys, monkeypatch):
+    import ftbook.cli
+    real = ftbook.cli.body_features
+    monkeypatch.setattr(ftbook.cli, 'body_features', lambda *a, **k: (lambda r: (r[0] * float('nan'), *r[1:]))(real(*a, **k)))
+    out = tmp_path / 'out'
+    rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1',
+                     '--workers', '0', '--lr', '0.01')
+    assert rc == 2 and 'nan' in err and 'no checkpoint was written' in err and not (out / 'model.safetensors').exists()
