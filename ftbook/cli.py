@@ -50,7 +50,7 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
-# %% ../nbs/09_cli.ipynb #9fcc3986
+# %% ../nbs/09_cli.ipynb #12006a2f
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
@@ -72,6 +72,7 @@ def _save(fig, path):
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
+# %% ../nbs/09_cli.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
     t0, out = time.perf_counter(), prepare_out(out, force)
@@ -131,7 +132,7 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
-# %% ../nbs/09_cli.ipynb #7a689720
+# %% ../nbs/09_cli.ipynb #4f82e554
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
@@ -149,7 +150,7 @@ def _is_timm_checkpoint(path) -> bool:
     try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
     except CheckpointError: return False
 
-# %% ../nbs/09_cli.ipynb #a794013f
+# %% ../nbs/09_cli.ipynb #c871a9a8
 def list_image_files(root) -> tuple:
     "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
     root = Path(root)
@@ -173,7 +174,7 @@ def list_image_files(root) -> tuple:
     if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
     return splits, classes, dropped
 
-# %% ../nbs/09_cli.ipynb #e3cf84dc
+# %% ../nbs/09_cli.ipynb #43d6f252
 def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
     train = splits.get('train', splits.get('all'))
@@ -187,7 +188,7 @@ def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
     return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
 
-# %% ../nbs/09_cli.ipynb #786add6d
+# %% ../nbs/09_cli.ipynb #48bfd8a9
 def _files_key(arch: str, prep: dict, files: dict) -> str:
     "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
     h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
@@ -212,7 +213,7 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
-# %% ../nbs/09_cli.ipynb #a48ce026
+# %% ../nbs/09_cli.ipynb #98cea333
 def seconds_per_image(model, xb: torch.Tensor, device) -> float:
     "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`; the model is left as it was."
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -224,6 +225,7 @@ def seconds_per_image(model, xb: torch.Tensor, device) -> float:
     model.zero_grad(set_to_none=True); model.load_state_dict(state); model.eval()
     return (time.perf_counter() - t0) / len(xb)
 
+# %% ../nbs/09_cli.ipynb #5316355d
 def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
     "Training mode, except BatchNorm layers keep (and use) their pretrained running statistics."
     model.train()
@@ -231,6 +233,7 @@ def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
         if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
     return model
 
+# %% ../nbs/09_cli.ipynb #81c55e4d
 def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: int, workers: int, device, seed: int, last_good: str):
     "Train every layer (BatchNorm statistics kept) with augmentation; stops on a non-finite loss."
     tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'], train=True)
@@ -248,7 +251,7 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
-# %% ../nbs/09_cli.ipynb #d8427a18
+# %% ../nbs/09_cli.ipynb #910aec2a
 @torch.no_grad()
 def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
     "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
@@ -261,7 +264,7 @@ def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = 
         if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
     return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
 
-# %% ../nbs/09_cli.ipynb #516a09ca
+# %% ../nbs/09_cli.ipynb #6d479064
 def accuracy_with_ci(probs, ys, classes) -> dict:
     "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
@@ -279,7 +282,7 @@ def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
     x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
     return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
 
-# %% ../nbs/09_cli.ipynb #cf131125
+# %% ../nbs/09_cli.ipynb #6bbc03ca
 def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                       unfreeze_epochs, budget, size=None) -> dict:
     "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
@@ -310,7 +313,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
-# %% ../nbs/09_cli.ipynb #8d44ec00
+# %% ../nbs/09_cli.ipynb #bdc54c09
 def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
@@ -337,7 +340,7 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
         model.load_state_dict(backup)
     return d
 
-# %% ../nbs/09_cli.ipynb #bfd26833
+# %% ../nbs/09_cli.ipynb #728579f1
 def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
@@ -358,6 +361,7 @@ def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, 
           f"\nunfrozen phase: {decision['why']}\nwrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
+# %% ../nbs/09_cli.ipynb #4cabbf74
 def _report(folder, metrics, meta, dropped) -> str:
     "The run's report in Markdown."
     v = metrics['valid']
@@ -373,7 +377,7 @@ def _report(folder, metrics, meta, dropped) -> str:
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
             f"## Files left out\n\n{gone}\n")
 
-# %% ../nbs/09_cli.ipynb #68c15a69
+# %% ../nbs/09_cli.ipynb #cfd447a5
 def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
     if backbone in CIFAR8 or backbone == 'auto':
@@ -396,7 +400,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #7a227e30
+# %% ../nbs/09_cli.ipynb #f39880c9
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
@@ -436,7 +440,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
           f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
-# %% ../nbs/09_cli.ipynb #b5b42054
+# %% ../nbs/09_cli.ipynb #d2e7921a
 def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
     ckpt = out/'model'
@@ -472,6 +476,7 @@ def load_for_inference(checkpoint, device=None) -> tuple:
     meta.setdefault('crop_pct', 1.0)
     return model.to(device or default_device()).eval(), meta
 
+# %% ../nbs/09_cli.ipynb #46a00f92
 def evaluate_folder(checkpoint, folder, as_json: bool = False) -> dict:
     "Accuracy (with its 95% interval) and per-class metrics of a checkpoint on a folder (its `test` split when it has one)."
     model, meta = load_for_inference(checkpoint)
@@ -490,6 +495,7 @@ def evaluate_folder(checkpoint, folder, as_json: bool = False) -> dict:
         for c, v in m['per_class'].items(): print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
     return m
 
+# %% ../nbs/09_cli.ipynb #0503628a
 def predict_images(checkpoint, images, as_json: bool = False) -> list:
     "The predicted class and its probability for each image file; unreadable files are reported; none readable is an error."
     model, meta = load_for_inference(checkpoint)
@@ -529,12 +535,14 @@ class _Parser(argparse.ArgumentParser):
         message = message.split(': ', 1)[1] if message.startswith('argument --') and ' must be ' in message else message
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+# %% ../nbs/09_cli.ipynb #b649fc08
 def _opt(name: str):
     def parse(text):
         try: return check_option(name, text)
         except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
+# %% ../nbs/09_cli.ipynb #f92680c7
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog='ftbook', description='Pretrain and fine-tune convolutional networks, the ftbook way.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -570,7 +578,7 @@ def _parser() -> argparse.ArgumentParser:
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
-# %% ../nbs/09_cli.ipynb #98f60889
+# %% ../nbs/09_cli.ipynb #03c6ca8c
 def main(argv=None) -> int:
     "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
     try: a = _parser().parse_args(argv)
