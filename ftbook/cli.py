@@ -6,26 +6,32 @@ Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fe67992
 from __future__ import annotations
-import argparse, json, sys, tempfile, time
+import argparse, hashlib, json, math, sys, tempfile, time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
+from safetensors.torch import load_file, save_file
 
-from .data import (Batches, BadImage, DataError, channel_stats, cifar10_task, default_device, digits_task, get_scale,
-                         load_image_folder, read_image, resize_center_crop, sample_per_class, select_classes, set_seed,
-                         stratified_split, transfer_split)
-from .finetune import (STRATEGIES, IMAGENET_MEAN, IMAGENET_STD, WeightsUnavailable, format_results, new_head, results_table,
-                             run_finetune, torchvision_model)
-from .metrics import accuracy, per_class_metrics, plot_confusion, plot_mistakes
+from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, channel_stats, cifar10_task, default_device,
+                         digits_task, find_splits, get_scale, load_image_folder, read_image, resize_center_crop, sample_per_class,
+                         select_classes, set_seed, stratified_split, transfer_split)
+from .finetune import (STRATEGIES, WeightsUnavailable, format_results, new_head, results_table, run_finetune)
+from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform, lr_find_head, model_preprocessing,
+                             suggest_lr, timm_model, train_head)
+from .metrics import accuracy, binomial_ci, most_confident_mistakes, per_class_metrics, plot_confusion, plot_mistakes
 from .models import CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone, read_checkpoint, save_checkpoint
-from .train import evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
+from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['DEMO', 'DEFAULT_LR', 'UsageError', 'prepare_out', 'demo', 'finetune', 'load_for_inference', 'evaluate_folder',
-           'predict_images', 'pretrain', 'main']
+__all__ = ['OPTION_RANGES', 'DEMO', 'DEFAULT_LR', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start',
+           'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
+           'train_mode_frozen_bn', 'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet',
+           'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
 class UsageError(Exception):
@@ -44,15 +50,29 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
+# %% ../nbs/09_cli.ipynb #12006a2f
+OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
+                 'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
+                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
+
+def check_option(name: str, value):
+    "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
+    kind, lo, hi = OPTION_RANGES[name]
+    allowed = f"--{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
+    try: v = float(value)
+    except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.") from None
+    if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)): raise UsageError(f"{allowed}, not {value}.")
+    return kind(v)
+
 # %% ../nbs/09_cli.ipynb #68e3d38d
 def _save(fig, path):
     if fig is not None: fig.savefig(path, dpi=90, bbox_inches='tight'); plt.close(fig)
 
-# %% ../nbs/09_cli.ipynb #f15cabd2
+# %% ../nbs/09_cli.ipynb #3dc2027b
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
-# %% ../nbs/09_cli.ipynb #3dc2027b
+# %% ../nbs/09_cli.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
     t0, out = time.perf_counter(), prepare_out(out, force)
@@ -92,32 +112,281 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table)
 
-# %% ../nbs/09_cli.ipynb #bc6b2e13
+# %% ../nbs/09_cli.ipynb #9c9554fe
 DEFAULT_LR = {'from scratch': 0.01, 'linear probe': 0.1, 'full fine-tuning': 0.01, 'freeze then unfreeze': 0.1,
               'gradual unfreezing': 0.1, 'discriminative lr': 0.1, 'L2-SP': 0.01, 'LP-FT': 0.1}
+CIFAR8 = ('cifar8', 'ftbook')
 
-# %% ../nbs/09_cli.ipynb #9c9554fe
+def _is_checkpoint(backbone: str) -> bool: return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
+
+def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
+    "(model with a new head, preprocessing, description) for a timm backbone name, or a timm checkpoint written by ftbook."
+    if _is_checkpoint(backbone):
+        model, meta = load_for_inference(backbone, device='cpu')
+        model.reset_classifier(n_classes); model.config = dict(model.config, n_classes=n_classes)
+        return model, {k: meta[k] for k in ('size', 'crop_pct', 'mean', 'std')}, f"checkpoint {backbone}"
+    name = 'tf_efficientnet_lite0' if backbone in ('auto', 'efficientnet_lite0') else backbone
+    try: model = timm_model(name, n_classes, None if weights == 'none' else 'imagenet')
+    except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
+    except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
+    source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
+    return model, model_preprocessing(model), f"timm {name} with {source}"
+
+# %% ../nbs/09_cli.ipynb #4f82e554
+def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
+             strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
+             valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
+             unfreeze_epochs: int = 2, budget: float = 180.0) -> dict:
+    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write checkpoint, metrics, figures and report to `out`."
+    for name in OPTION_RANGES:
+        if locals()[name] is not None: check_option(name, locals()[name])
+    if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
+    if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_timm_checkpoint(backbone)) or strategy == 'from scratch':
+        return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
+    return finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers,
+                             unfreeze, unfreeze_epochs, budget, size)
+
+def _is_timm_checkpoint(path) -> bool:
+    try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
+    except CheckpointError: return False
+
+# %% ../nbs/09_cli.ipynb #c871a9a8
+def list_image_files(root) -> tuple:
+    "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
+    root = Path(root)
+    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*.jpg")
+    split_dirs = find_splits(root) or {'all': root}
+    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
+    if not classes: raise DataError(f"{root} holds no class folders. Put the images of each class in its own folder: {root}/<class>/*.jpg")
+    if len(classes) == 1: raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two: {root}/<class>/*.jpg")
+    splits, dropped, seen = {}, [], {}
+    for split, d in split_dirs.items():
+        paths, labels = [], []
+        for ci, c in enumerate(classes):
+            for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
+                rel = str(f.relative_to(root))
+                if f.name.startswith('.') or f.suffix.lower() not in IMAGE_EXTENSIONS:
+                    dropped.append(Dropped(rel, 'hidden file' if f.name.startswith('.') else f"not an image file ({f.suffix or 'no extension'})")); continue
+                digest = hashlib.sha256(f.read_bytes()).hexdigest()
+                if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
+                seen[digest] = rel; paths.append(f); labels.append(ci)
+        if paths: splits[split] = (paths, labels)
+    if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
+    return splits, classes, dropped
+
+# %% ../nbs/09_cli.ipynb #43d6f252
+def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
+    "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
+    train = splits.get('train', splits.get('all'))
+    if train is None: raise DataError("the folder has no training images.")
+    counts = np.bincount(train[1])
+    if counts.min() < 2: raise DataError(f"class {int(counts.argmin())} has fewer than 2 usable images; each class needs "
+                                         "at least 2 (one to train, one to validate).")
+    out = {'test': splits['test']} if 'test' in splits else {}
+    if 'valid' in splits: return dict(out, train=train, valid=splits['valid'])
+    tr, va = stratified_split(train[1], max(valid_pct, len(counts) / len(train[1])), seed)
+    pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
+    return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
+
+# %% ../nbs/09_cli.ipynb #48bfd8a9
+def _files_key(arch: str, prep: dict, files: dict) -> str:
+    "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
+    h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
+    for split, (paths, labels) in sorted(files.items()):
+        for p, y in zip(paths, labels): st = p.stat(); h.update(f"{split}|{p}|{y}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers: int, device) -> dict:
+    "{split: (features, labels, kept, errors)} computed once and kept in `out`/features.safetensors; reused when nothing changed."
+    path, key = out/'features.safetensors', _files_key(model.config['arch'], prep, files)
+    if path.exists():
+        from safetensors import safe_open
+        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
+        if meta.get('key') == key:
+            t, errs = load_file(str(path)), json.loads(meta['errors'])
+            print(f"reusing the body features in {path} (same backbone and files)")
+            return {s: (t[f'{s}.x'], t[f'{s}.y'], t[f'{s}.kept'].tolist(), [tuple(e) for e in errs[s]]) for s in files}
+    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'])
+    feats = {s: body_features(model, image_loader(ImageFiles(p, y, tfm), bs, workers), device, label=f'{s} features')
+             for s, (p, y) in files.items()}
+    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items() for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
+    save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
+    return feats
+
+# %% ../nbs/09_cli.ipynb #98cea333
+def seconds_per_image(model, xb: torch.Tensor, device) -> float:
+    "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`; the model is left as it was."
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    train_mode_frozen_bn(model.to(device)); xb = xb.to(device)
+    for i in range(2):
+        t0 = time.perf_counter()
+        model(xb).sum().backward()
+        if device.type == 'cuda': torch.cuda.synchronize()
+    model.zero_grad(set_to_none=True); model.load_state_dict(state); model.eval()
+    return (time.perf_counter() - t0) / len(xb)
+
+# %% ../nbs/09_cli.ipynb #5316355d
+def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
+    "Training mode, except BatchNorm layers keep (and use) their pretrained running statistics."
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+    return model
+
+# %% ../nbs/09_cli.ipynb #81c55e4d
+def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: int, workers: int, device, seed: int, last_good: str):
+    "Train every layer (BatchNorm statistics kept) with augmentation; stops on a non-finite loss."
+    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'], train=True)
+    dl = image_loader(ImageFiles(*files, tfm), bs, workers, shuffle=True, seed=seed)
+    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(dl), pct_start=0.2)
+    model.to(device)
+    for epoch in bar(range(epochs), 'unfrozen epochs'):
+        train_mode_frozen_bn(model)
+        for x, y, _, _ in dl:
+            if len(y) == 0: sched.step(); continue
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            if not torch.isfinite(loss):
+                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; the last good checkpoint is {last_good}")
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    return model.eval()
+
+# %% ../nbs/09_cli.ipynb #910aec2a
+@torch.no_grad()
+def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
+    "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
+    device = device or default_device()
+    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep.get('crop_pct', 1.0))
+    model.eval().to(device)
+    ps, ys, kept, errors = [], [], [], []
+    for x, y, idx, err in bar(image_loader(ImageFiles(*files, tfm), bs, workers), 'predicting'):
+        errors += err
+        if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
+    return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
+
+# %% ../nbs/09_cli.ipynb #6d479064
+def accuracy_with_ci(probs, ys, classes) -> dict:
+    "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
+    pred, y = probs.argmax(1).numpy(), ys.numpy()
+    k, n = int((pred == y).sum()), len(y)
+    lo, hi = binomial_ci(k, n)
+    m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
+    if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
+                                      "cannot be told apart; add images to the validation split to tell more.")
+    return m
+
+def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
+    "An ImageSet of the validation images, small, for `plot_mistakes` (only the most confident mistakes are decoded)."
+    idx = most_confident_mistakes(probs.numpy(), ys.numpy(), k)
+    if not len(idx): return None, None
+    x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
+    return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
+
+# %% ../nbs/09_cli.ipynb #6bbc03ca
+def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
+                      unfreeze_epochs, budget, size=None) -> dict:
+    "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
+    t0 = time.perf_counter()
+    splits, classes, dropped = list_image_files(folder)
+    files = split_files(splits, valid_pct, seed)
+    model, prep, described = imagenet_start(backbone, weights, len(classes))
+    if size: prep = dict(prep, size=size)
+    out, device = prepare_out(out, force), default_device()
+    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation images of {len(classes)} classes; "
+          f"{len(dropped)} files left out; starting from {described}, {prep['size']} px; on {device}")
+    feats = cached_features(out, model, prep, files, max(bs, 64), workers, device)
+    dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e) for s, f in feats.items() for i, e in f[3]]
+    (x, y, _, _), (vx, vy, vkept, _) = feats['train'], feats['valid']
+    if len(x) == 0 or len(vx) == 0: raise DataError(f"{folder}: no readable image in the training or validation split.")
+    if lr is None:
+        lr = suggest_lr(*lr_find_head(x, y, len(classes), bs=min(bs, len(x)), seed=seed))
+        print(f"head learning rate {lr:.1e}, chosen by the learning-rate finder (chapter 07)")
+    try: head, hist = train_head(x, y, vx, vy, len(classes), epochs, lr, min(bs, len(x)), seed)
+    except NonFiniteLoss as e: raise NonFiniteLoss(f"{e}; no checkpoint was written (try a smaller --lr).") from None
+    with torch.no_grad(): model.get_classifier().load_state_dict(head.state_dict())
+    meta = dict(classes=classes, **{k: list(v) if isinstance(v, tuple) else v for k, v in prep.items()}, start=described,
+                seed=seed, folder=str(folder), phase='head on frozen body', lr=lr, history=hist.rows)
+    ckpt = save_checkpoint(out/'model', model, meta)
+    with torch.no_grad(): vprobs = head(vx).softmax(1)
+    decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, lr / 10, bs, workers, device,
+                                    seed, budget, ckpt, meta, out)
+    if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
+    return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
+
+# %% ../nbs/09_cli.ipynb #bdc54c09
+def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
+    "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
+    head_acc = (vprobs.argmax(1) == vy).float().mean().item()
+    n = len(files['train'][0])
+    xb = torch.randn(min(bs, 16), 3, prep['size'], prep['size'])
+    est = seconds_per_image(model, xb, device) * n * epochs * 1.3
+    d = dict(head_valid_acc=head_acc, estimated_seconds=round(est, 1), budget=budget, kept='head', ran=False)
+    if unfreeze == 'no' or (unfreeze == 'auto' and (est > budget or head_acc == 1.0)):
+        d['why'] = ('--unfreeze no' if unfreeze == 'no' else 'the head is already right on every validation image' if head_acc == 1.0
+                    else f"unfreezing would take about {est:.0f} s, over the --budget of {budget:.0f} s")
+        return d
+    backup = {k: v.clone() for k, v in model.state_dict().items()}
+    try: train_unfrozen(model, files['train'], prep, epochs, lr, bs, workers, device, seed, str(ckpt))
+    except NonFiniteLoss:
+        model.load_state_dict(backup); raise
+    valid = predict_files(model, files['valid'], prep, max(bs, 64), workers, device)
+    acc = (valid[0].argmax(1) == valid[1]).float().mean().item()
+    d.update(ran=True, unfrozen_valid_acc=acc, valid=valid)
+    if acc > head_acc:
+        d['kept'], d['why'] = 'unfrozen', f"unfreezing raised validation accuracy from {head_acc:.1%} to {acc:.1%}"
+        save_checkpoint(out/'model', model, dict(meta, phase=f'unfrozen, {epochs} epochs at lr {lr:g}'))
+    else:
+        d['why'] = f"unfreezing gave {acc:.1%} on validation, not more than the head's {head_acc:.1%}; the head model is kept"
+        model.load_state_dict(backup)
+    return d
+
+# %% ../nbs/09_cli.ipynb #728579f1
+def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
+    "metrics.json, report.md and the figures of a finished run."
+    metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
+    if 'test' in files:
+        tp, ty, _, _ = predict_files(model, files['test'], prep, 64, workers, device)
+        if len(ty): metrics['test'] = accuracy_with_ci(tp, ty, classes)
+    metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze={k: v for k, v in decision.items() if k != 'valid'},
+                   seconds=round(time.perf_counter() - t0, 1), n_train=len(files['train'][0]), n_valid=metrics['valid']['n'],
+                   dropped=len(dropped), start=meta['start'])
+    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+    _save(plot_history(hist, f"head on {meta['start']}"), out/'learning_curves.png')
+    _save(plot_confusion(vy, vprobs.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
+    worst, wprobs = _worst_images(files['valid'], vprobs, vy, vkept, classes)
+    _save(plot_mistakes(worst, wprobs) if worst is not None else None, out/'worst_predictions.png')
+    (out/'report.md').write_text(_report(folder, metrics, meta, dropped))
+    line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)"
+    print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '') +
+          f"\nunfrozen phase: {decision['why']}\nwrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
+    return metrics
+
+# %% ../nbs/09_cli.ipynb #4cabbf74
+def _report(folder, metrics, meta, dropped) -> str:
+    "The run's report in Markdown."
+    v = metrics['valid']
+    acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
+                           f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
+    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for c, m in v['per_class'].items())
+    test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
+    gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
+    return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}, images at {meta['size']} px, seed {meta['seed']}. "
+            f"A head was trained on body features computed once. Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
+            f"{acc(v, 'Validation')}\n\n{test}\n\nTrained on {metrics['n_train']} images; took {metrics['seconds']:.0f} s.\n\n"
+            f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
+            "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
+            f"## Files left out\n\n{gone}\n")
+
+# %% ../nbs/09_cli.ipynb #cfd447a5
 def _starting_point(backbone: str, weights: str) -> tuple:
-    "(build(n_classes) -> model, mean, std, description, native image size) for --backbone and --weights; mean None: from the data."
-    if backbone == 'auto' and weights == 'auto':
-        try: return _starting_point('resnet18', 'imagenet')
-        except UsageError as e:
-            print(f"notice: {str(e).split('. To use')[0]}; using ftbook's shipped backbone instead.")
-            return _starting_point('ftbook', 'auto')
-    if backbone == 'auto': backbone = 'resnet18' if weights == 'imagenet' else 'ftbook'
-    if backbone == 'ftbook':
-        if weights == 'imagenet': raise UsageError("--weights imagenet is for torchvision backbones (e.g. --backbone resnet18); ftbook's backbone has its own weights.")
+    "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
+    if backbone in CIFAR8 or backbone == 'auto':
+        if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
         model, card = pretrained_backbone()
         if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
-        return lambda n: new_head(model, n), card['mean'], card['std'], f"ftbook's shipped backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)", 32
-    if Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists():
-        model, meta = load_checkpoint(backbone)
-        return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
-    try: model = torchvision_model(backbone, 2, None if weights == 'none' else 'imagenet')
-    except WeightsUnavailable as e: raise UsageError(str(e)) from None
-    except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
-    if weights == 'none': return lambda n: torchvision_model(backbone, n, None), None, None, f"torchvision {backbone}, random weights", 64
-    return lambda n: new_head(model, n), IMAGENET_MEAN, IMAGENET_STD, f"torchvision {backbone} with ImageNet weights", 160
+        return lambda n: new_head(model, n), card['mean'], card['std'], f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)", 32
+    model, meta = load_checkpoint(backbone)
+    return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
 
 def _split_folder(data, valid_pct: float, seed: int):
     "(train, valid, test or None) from a loaded folder: its own splits where it has them, else a stratified split."
@@ -131,13 +400,12 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
-             strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
-             valid_pct: float = 0.2, force: bool = False) -> dict:
-    "Fine-tune on an image folder with the course's recipe; write checkpoint, metrics, figures and report to `out`."
+# %% ../nbs/09_cli.ipynb #f39880c9
+def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
+    "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
     t0 = time.perf_counter()
-    if strategy == 'from scratch': backbone, weights = ('ftbook' if backbone == 'auto' else backbone), 'none'
+    if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
     build, mean, std, described, native = _starting_point(backbone, weights)
     size = size or native
     data = load_image_folder(folder, size)
@@ -151,52 +419,52 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
           f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
     device = default_device()
     model = model.to(device)
-    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, strategy=strategy, start=described, seed=seed,
-                folder=str(folder))
+    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy, start=described,
+                seed=seed, folder=str(folder))
     tb = Batches(train, min(bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
     vb = Batches(valid, 256, mean=mean, std=std, device=device)
-    ckpt = out/'model'
-    try:
-        hist = STRATEGIES[strategy](model, tb, epochs, lr or DEFAULT_LR[strategy], vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
-    except KeyboardInterrupt:
-        done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
-        where = f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done else "no epoch had finished, so no checkpoint was written"
-        raise KeyboardInterrupt(f"training interrupted; {where}.") from None
-    save_checkpoint(ckpt, model, dict(meta, history=hist.rows))
+    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr or DEFAULT_LR[strategy], meta)
+    save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
     logits, ys = predict(model, vb)
-    metrics = _metrics(logits, ys, classes)
-    if test is not None: metrics['test'] = _metrics(*predict(model, Batches(test, 256, mean=mean, std=std, device=device)), classes)
-    metrics.update(seconds=round(time.perf_counter() - t0, 1), n_train=len(train), n_valid=len(valid), dropped=len(data.dropped), start=described)
+    metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
+    if test is not None: metrics['test'] = accuracy_with_ci(predict(model, Batches(test, 256, mean=mean, std=std, device=device))[0].float().softmax(1),
+                                                             test.y, classes)
+    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=len(train),
+                   n_valid=len(valid), dropped=len(data.dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
     _save(plot_history(hist, f"{strategy} from {described}"), out/'learning_curves.png')
     _save(plot_confusion(ys, logits.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
-    _save(plot_mistakes(valid, logits.softmax(1)) or plt.figure(figsize=(3, 1)), out/'worst_predictions.png')
-    (out/'report.md').write_text(_report(folder, data, metrics, meta, hist))
+    _save(plot_mistakes(valid, logits.float().softmax(1)) or plt.figure(figsize=(3, 1)), out/'worst_predictions.png')
+    (out/'report.md').write_text(_report(folder, metrics, meta, data.dropped))
     print(f"validation accuracy {metrics['accuracy']:.1%}" + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '') +
           f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
-def _metrics(logits, ys, classes) -> dict:
-    pred = logits.argmax(1).numpy()
-    return dict(accuracy=accuracy(ys.numpy(), pred), per_class=per_class_metrics(ys.numpy(), pred, classes))
-
-def _report(folder, data, metrics, meta, hist) -> str:
-    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for c, m in metrics['per_class'].items())
-    dropped = '\n'.join(f"- `{d.path}`: {d.reason}" for d in data.dropped) or 'none'
-    return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}; strategy **{meta['strategy']}**, {len(hist)} epochs, "
-            f"images at {meta['size']} px, seed {meta['seed']}.\n\n**Validation accuracy: {metrics['accuracy']:.1%}** "
-            f"({metrics['n_valid']} images; trained on {metrics['n_train']}). Took {metrics['seconds']:.0f} s.\n\n"
-            f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
-            f"![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
-            f"## Files left out\n\n{dropped}\n")
+# %% ../nbs/09_cli.ipynb #d2e7921a
+def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
+    "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
+    ckpt = out/'model'
+    try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
+    except KeyboardInterrupt:
+        done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
+        where = f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done else "no epoch had finished, so no checkpoint was written"
+        raise KeyboardInterrupt(f"training interrupted; {where}.") from None
+    bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
+    if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
+        for f in (out/'model.safetensors', out/'model.json'): f.unlink(missing_ok=True)
+        raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch checkpoints "
+                            "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
+    return hist
 
 # %% ../nbs/09_cli.ipynb #833814a3
-def load_for_inference(checkpoint) -> tuple:
-    "(model, meta) from an `ftbook finetune` checkpoint, on the default device, in evaluation mode."
+def load_for_inference(checkpoint, device=None) -> tuple:
+    "(model, meta) from an `ftbook finetune` checkpoint (architecture named in its metadata), in evaluation mode."
     meta, _, _ = read_checkpoint(checkpoint)
     cfg = meta.get('config') or {}
-    if str(cfg.get('arch', '')).startswith('torchvision.'):
-        model = torchvision_model(cfg['arch'].split('.', 1)[1], cfg['n_classes'], weights=None)
+    arch = str(cfg.get('arch', ''))
+    if arch.startswith('timm.'):
+        import timm
+        model = timm.create_model(arch[5:], pretrained=False, num_classes=cfg['n_classes']); model.config = cfg
         model, meta = load_checkpoint(checkpoint, model)
     else:
         try: model, meta = load_checkpoint(checkpoint)
@@ -205,38 +473,40 @@ def load_for_inference(checkpoint) -> tuple:
         if k not in meta: raise CheckpointError(f"{checkpoint} has no {k!r} in its metadata: it is not a checkpoint written by `ftbook finetune`.")
     if len(meta['classes']) != cfg.get('n_classes', len(meta['classes'])):
         raise CheckpointError(f"{checkpoint} lists {len(meta['classes'])} classes but its head has {cfg['n_classes']} outputs.")
-    return model.to(default_device()).eval(), meta
+    meta.setdefault('crop_pct', 1.0)
+    return model.to(device or default_device()).eval(), meta
 
+# %% ../nbs/09_cli.ipynb #46a00f92
 def evaluate_folder(checkpoint, folder, as_json: bool = False) -> dict:
-    "Accuracy and per-class metrics of a checkpoint on a folder (its `test` split when it has one)."
+    "Accuracy (with its 95% interval) and per-class metrics of a checkpoint on a folder (its `test` split when it has one)."
     model, meta = load_for_inference(checkpoint)
-    data = load_image_folder(folder, meta['size'])
-    ds = data.splits.get('test') or data.splits.get('all') or data.splits.get('valid') or data.splits['train']
-    if ds.classes != meta['classes']:
-        raise CheckpointError(f"{checkpoint} was trained on classes {meta['classes']}, but {folder} has {ds.classes}. "
+    splits, classes, dropped = list_image_files(folder)
+    files = splits.get('test') or splits.get('all') or splits.get('valid') or splits['train']
+    if classes != meta['classes']:
+        raise CheckpointError(f"{checkpoint} was trained on classes {meta['classes']}, but {folder} has {classes}. "
                               "Evaluate on a folder with the same class folders.")
-    logits, ys = predict(model, Batches(ds, 256, mean=meta['mean'], std=meta['std']))
-    m = _metrics(logits, ys, ds.classes) | dict(n=len(ds), dropped=len(data.dropped))
+    probs, ys, _, errors = predict_files(model, files, meta)
+    if not len(ys): raise DataError(f"no image in {folder} could be read ({len(errors)} unreadable).")
+    m = accuracy_with_ci(probs, ys, classes) | dict(dropped=len(dropped) + len(errors))
     if as_json: print(json.dumps(m, indent=1))
     else:
-        print(f"{len(ds)} images, accuracy {m['accuracy']:.1%}\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
+        print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
+              f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
         for c, v in m['per_class'].items(): print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
     return m
 
+# %% ../nbs/09_cli.ipynb #0503628a
 def predict_images(checkpoint, images, as_json: bool = False) -> list:
-    "The predicted class and its probability for each image file; unreadable files are reported, not fatal."
+    "The predicted class and its probability for each image file; unreadable files are reported; none readable is an error."
     model, meta = load_for_inference(checkpoint)
-    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (meta['mean'], meta['std']))
-    rows = []
-    for path in images:
-        try: im = read_image(path)
-        except (BadImage, FileNotFoundError) as e: rows.append(dict(image=str(path), error=str(e))); continue
-        x = torch.from_numpy(resize_center_crop(im, meta['size'])).permute(2, 0, 1)[None].float() / 255
-        with torch.no_grad(): p = model(((x - mean) / std).to(default_device()).contiguous(memory_format=torch.channels_last)).softmax(1)[0].cpu()
-        rows.append(dict(image=str(path), prediction=meta['classes'][int(p.argmax())], probability=round(float(p.max()), 4)))
+    probs, _, kept, errors = predict_files(model, (list(images), [0] * len(images)), meta, workers=0)
+    rows = [dict(image=str(p)) for p in images]
+    for j, i in enumerate(kept): rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
+    for i, e in errors: rows[i]['error'] = e
     if as_json: print(json.dumps(rows, indent=1))
     else:
         for r in rows: print(f"{r['image']}: " + (f"{r['prediction']} ({r['probability']:.1%})" if 'prediction' in r else f"skipped, {r['error']}"))
+    if not kept: raise DataError(f"none of the {len(rows)} input(s) could be read as an image; nothing was predicted.")
     return rows
 
 # %% ../nbs/09_cli.ipynb #ca4368be
@@ -259,22 +529,42 @@ def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int 
     return meta
 
 # %% ../nbs/09_cli.ipynb #50bdc140
+class _Parser(argparse.ArgumentParser):
+    "argparse, but a bad option is one line (no usage block) and exit code 2."
+    def error(self, message):
+        message = message.split(': ', 1)[1] if message.startswith('argument --') and ' must be ' in message else message
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+# %% ../nbs/09_cli.ipynb #b649fc08
+def _opt(name: str):
+    def parse(text):
+        try: return check_option(name, text)
+        except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
+
+# %% ../nbs/09_cli.ipynb #f92680c7
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='ftbook', description='Pretrain and fine-tune convolutional networks, the ftbook way.')
+    p = _Parser(prog='ftbook', description='Pretrain and fine-tune convolutional networks, the ftbook way.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     d = sub.add_parser('demo', help="the course's main job, offline, on the embedded digits", description=demo.__doc__)
     d.add_argument('--out', default='ftbook-demo', help='folder for the figures and report (default: %(default)s)')
     f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
     f.add_argument('folder', help='root/<class>/*.jpg, or root/<train|valid|test>/<class>/*')
     f.add_argument('--out', default='ftbook-run', help='output folder (default: %(default)s)')
-    f.add_argument('--size', type=int, default=None, help="image size in pixels (default: the backbone's own: 32 for ftbook's, 160 with ImageNet weights, 64 otherwise)")
-    f.add_argument('--backbone', default='auto', help="auto, ftbook, a torchvision ResNet name (resnet18, ...) or a checkpoint path (default: %(default)s)")
-    f.add_argument('--weights', default='auto', choices=['auto', 'imagenet', 'none'], help='pretrained weights for a torchvision backbone (default: %(default)s)')
+    f.add_argument('--backbone', default='auto', help="auto (EfficientNet-Lite0, ImageNet weights, offline), cifar8 (the course's "
+                   "32-px backbone), a timm model name, or a checkpoint path (default: %(default)s)")
+    f.add_argument('--weights', default='auto', choices=['auto', 'imagenet', 'none'], help='pretrained weights for a timm backbone (default: %(default)s)')
+    f.add_argument('--size', type=_opt('size'), default=None, help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
     f.add_argument('--strategy', default='freeze then unfreeze', choices=list(STRATEGIES), type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="fine-tuning strategy; hyphens for spaces work too, e.g. from-scratch (default: %(default)s)")
-    f.add_argument('--epochs', type=int, default=12); f.add_argument('--bs', type=int, default=32)
-    f.add_argument('--lr', type=float, default=None, help='peak learning rate (default: per strategy, as chosen in chapter 06)')
-    f.add_argument('--valid-pct', type=float, default=0.2, help='validation share when the folder has no valid split (default: %(default)s)')
+                   help="with --backbone cifar8: chapter 06's strategy; hyphens for spaces work too (default: %(default)s)")
+    f.add_argument('--epochs', type=_opt('epochs'), default=12, help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
+    f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')
+    f.add_argument('--lr', type=_opt('lr'), default=None, help='peak learning rate (default: chosen by a learning-rate finder for the head; cifar8: per strategy)')
+    f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2, help='validation share when the folder has no valid split (default: %(default)s)')
+    f.add_argument('--workers', type=_opt('workers'), default=None, help='image-decoding processes (default: up to 4)')
+    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train every layer after the head: auto runs it when its measured cost fits --budget (default: %(default)s)')
+    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=2, help='epochs of the unfrozen phase (default: %(default)s)')
+    f.add_argument('--budget', type=_opt('budget'), default=180.0, help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
     e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate_folder.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
     r = sub.add_parser('predict', help='predict the class of image files', description=predict_images.__doc__)
@@ -282,23 +572,26 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser('pretrain', help="chapter 05's recipe on CIFAR-10 (or a folder)", description=pretrain.__doc__)
     t.add_argument('--folder', default=None, help='pretrain on this image folder instead of CIFAR-10')
     t.add_argument('--out', default='ftbook-pretrain'); t.add_argument('--scale', choices=['cpu', 'full'], default=None)
-    t.add_argument('--epochs', type=int, default=None); t.add_argument('--size', type=int, default=32)
+    t.add_argument('--epochs', type=_opt('epochs'), default=None); t.add_argument('--size', type=_opt('size'), default=32)
     for q in (d, f, t): q.add_argument('--force', action='store_true', help='write into --out even if it holds files')
-    for q in (d, f, t): q.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
+    for q in (d, f, t): q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
+# %% ../nbs/09_cli.ipynb #03c6ca8c
 def main(argv=None) -> int:
     "The `ftbook` command: run a sub-command; expected errors become one line and exit code 2, an interrupt 130."
-    a = _parser().parse_args(argv)
+    try: a = _parser().parse_args(argv)
+    except SystemExit as e: return e.code
     try:
         if a.command == 'demo': demo(a.out, a.force, a.seed)
         elif a.command == 'finetune':
-            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed, a.valid_pct, a.force)
+            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed, a.valid_pct, a.force,
+                     a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
         elif a.command == 'evaluate': evaluate_folder(a.checkpoint, a.folder, a.json)
         elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
-    except (UsageError, DataError, CheckpointError) as e:
+    except (UsageError, DataError, CheckpointError, WeightsError, NonFiniteLoss) as e:
         print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

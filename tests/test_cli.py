@@ -115,14 +115,18 @@ def test_pickle_is_refused_not_unpickled(tmp_path, capsys, trained):
     assert rc == 2 and 'refuses to unpickle' in err
 
 
-def test_weights_imagenet_offline_is_an_error(tmp_path, capsys, trained, monkeypatch):
-    import torchvision.models as tvm, urllib.error
-    def offline(*a, **k): raise urllib.error.URLError('no network')
-    monkeypatch.setattr(tvm, 'get_model', offline)
+def test_timm_weights_offline_is_one_clear_error(tmp_path, capsys, trained, monkeypatch):
+    import timm
+    real = timm.create_model
+    def offline(name, pretrained=False, **k):
+        if pretrained: raise OSError('no network')
+        return real(name, pretrained=False, **k)
+    monkeypatch.setattr(timm, 'create_model', offline)
     rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o', '--backbone', 'resnet18', '--weights', 'imagenet')
-    assert rc == 2 and 'could not be loaded' in err and 'checkpoints' in err
-    rc, out, _ = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o2', '--size', '32', '--epochs', '1')
-    assert rc == 0 and "using ftbook's shipped backbone" in out
+    assert rc == 2 and 'resnet18' in err and 'could not be downloaded' in err and 'HF_HUB_CACHE' in err
+    assert err.count('\n') == 1 and not (tmp_path / 'o').exists()
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'o', '--backbone', 'not_a_model_xyz')
+    assert rc == 2 and 'not a timm model name' in err
 
 
 def test_interrupt_keeps_last_checkpoint(tmp_path, capsys, trained, monkeypatch):
@@ -138,3 +142,120 @@ def test_interrupt_keeps_last_checkpoint(tmp_path, capsys, trained, monkeypatch)
     from ftbook.models import load_checkpoint
     model, meta = load_checkpoint(out / 'model.safetensors')
     assert meta['classes'] == ['cat', 'dog']
+
+
+BAD_OPTIONS = [('--bs', '-5'), ('--bs', '0'), ('--bs', 'nan'), ('--epochs', '0'), ('--epochs', '-1'), ('--epochs', 'inf'),
+               ('--lr', 'nan'), ('--lr', 'inf'), ('--lr', '-0.1'), ('--lr', '0'), ('--size', '100000'), ('--size', '0'),
+               ('--valid-pct', '1.5'), ('--valid-pct', '0'), ('--valid-pct', 'nan'), ('--seed', '-1'), ('--workers', '-2'),
+               ('--unfreeze-epochs', '0'), ('--budget', '-1'), ('--budget', 'inf')]
+
+
+@pytest.mark.parametrize('option, value', BAD_OPTIONS)
+def test_bad_option_is_one_line_exit_2_nothing_written(tmp_path, capsys, option, value):
+    folder = make_folder(tmp_path / 'photos', n=3)
+    rc, out, err = run(capsys, 'finetune', folder, '--out', tmp_path / 'out', option, value)
+    assert rc == 2
+    assert err.count('\n') == 1 and option in err and 'must be' in err and ' from ' in err and 'usage' not in err
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('option, value', [('--epochs', '0'), ('--size', '5000')])
+def test_pretrain_options_checked(tmp_path, capsys, option, value):
+    rc, _, err = run(capsys, 'pretrain', '--out', tmp_path / 'out', option, value)
+    assert rc == 2 and option in err and not (tmp_path / 'out').exists()
+
+
+def test_finetune_function_checks_options_too(tmp_path):
+    from ftbook.cli import UsageError, finetune
+    with pytest.raises(UsageError, match='--valid-pct must be a number from'):
+        finetune(make_folder(tmp_path / 'p', n=3), tmp_path / 'out', valid_pct=float('nan'))
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.fixture(scope='module')
+def lite0_run(tmp_path_factory):
+    "The default backbone (EfficientNet-Lite0) on a small two-class folder, at a small size to stay fast."
+    root = make_folder(tmp_path_factory.mktemp('lphotos') / 'photos', n=10)
+    out = tmp_path_factory.mktemp('lrun') / 'run'
+    assert main(['finetune', str(root), '--out', str(out), '--size', '64', '--epochs', '3', '--workers', '0', '--unfreeze', 'no']) == 0
+    return root, out
+
+
+def test_default_is_efficientnet_lite0_with_interval(lite0_run):
+    root, out = lite0_run
+    m = json.loads((out / 'metrics.json').read_text())
+    assert 'tf_efficientnet_lite0' in m['start'] and 'offline' in m['start']
+    lo, hi = m['valid']['ci95']
+    assert 0 <= lo <= m['valid']['accuracy'] <= hi <= 1 and m['valid']['n'] == 4
+    assert 'warning' in m['valid'] and 'cannot be told apart' in (out / 'report.md').read_text()
+    assert '--unfreeze no' in m['unfreeze']['why']
+    from ftbook.models import read_checkpoint
+    meta, _, _ = read_checkpoint(out / 'model.safetensors')
+    assert meta['config']['arch'] == 'timm.tf_efficientnet_lite0' and meta['classes'] == ['cat', 'dog']
+
+
+def test_rerun_reuses_cached_features(lite0_run, capsys):
+    root, out = lite0_run
+    rc, text, _ = run(capsys, 'finetune', root, '--out', out, '--size', '64', '--epochs', '2', '--workers', '0', '--unfreeze', 'no', '--force')
+    assert rc == 0 and 'reusing the body features' in text
+
+
+def test_lite0_checkpoint_evaluate_and_predict(tmp_path, capsys, lite0_run):
+    root, out = lite0_run
+    rc, text, _ = run(capsys, 'evaluate', out / 'model.safetensors', root, '--json')
+    m = json.loads(text)
+    assert rc == 0 and m['n'] == 20 and m['ci95'][0] <= m['accuracy'] <= m['ci95'][1]
+    rc, text, _ = run(capsys, 'predict', out / 'model.safetensors', root / 'dog' / '1.jpg', '--json')
+    assert rc == 0 and json.loads(text)[0]['prediction'] in ('cat', 'dog')
+
+
+def test_predict_with_no_readable_input_fails(tmp_path, capsys, lite0_run):
+    (tmp_path / 'a.jpg').write_bytes(b'not an image')
+    rc, _, err = run(capsys, 'predict', lite0_run[1] / 'model.safetensors', tmp_path / 'a.jpg', tmp_path / 'missing.png')
+    assert rc == 2 and 'could be read' in err
+
+
+def test_nan_loss_stops_and_saves_no_model(tmp_path, capsys, monkeypatch):
+    import ftbook.cli
+    real = ftbook.cli.body_features
+    def poisoned(*a, **k):
+        x, y, kept, errs = real(*a, **k)
+        return x * float('nan'), y, kept, errs
+    monkeypatch.setattr(ftbook.cli, 'body_features', poisoned)
+    out = tmp_path / 'out'
+    rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1', '--workers', '0')
+    assert rc == 2 and ('no checkpoint was written' in err or 'no finite loss' in err) and not (out / 'model.safetensors').exists()
+
+
+def test_nan_loss_cifar8_saves_no_model(tmp_path, capsys, monkeypatch, trained):
+    real_fit = ftbook.finetune.fit
+    def diverging(model, *a, **k):
+        hist = real_fit(model, *a, **k)
+        with torch.no_grad(): next(model.parameters()).fill_(float('nan'))
+        hist.rows[-1]['train_loss'] = float('nan')
+        return hist
+    monkeypatch.setattr(ftbook.finetune, 'fit', diverging)
+    out = tmp_path / 'out'
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', out, '--size', '32', '--backbone', 'cifar8', '--epochs', '1')
+    assert rc == 2 and 'NaN or infinite' in err and not (out / 'model.safetensors').exists()
+
+
+def test_in_run_test_accuracy_equals_evaluate(tmp_path, capsys):
+    "The timing probe for --unfreeze auto must not disturb the model: the run's own test score equals evaluate's."
+    root = tmp_path / 'p'
+    make_folder(root / 'train', n=8); make_folder(root / 'test', n=6)
+    out = tmp_path / 'out'
+    rc, _, _ = run(capsys, 'finetune', root, '--out', out, '--size', '48', '--epochs', '2', '--workers', '0', '--budget', '0')
+    m = json.loads((out / 'metrics.json').read_text())
+    rc2, text, _ = run(capsys, 'evaluate', out / 'model.safetensors', root, '--json')
+    assert rc == rc2 == 0 and 'budget' in m['unfreeze']['why'] and json.loads(text)['accuracy'] == m['test']['accuracy']
+
+
+def test_nan_loss_with_given_lr_names_no_checkpoint(tmp_path, capsys, monkeypatch):
+    import ftbook.cli
+    real = ftbook.cli.body_features
+    monkeypatch.setattr(ftbook.cli, 'body_features', lambda *a, **k: (lambda r: (r[0] * float('nan'), *r[1:]))(real(*a, **k)))
+    out = tmp_path / 'out'
+    rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1',
+                     '--workers', '0', '--lr', '0.01')
+    assert rc == 2 and 'nan' in err and 'no checkpoint was written' in err and not (out / 'model.safetensors').exists()
