@@ -32,7 +32,7 @@ __all__ = ['STRATEGIES', 'VERDICT_COLOURS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'fi
            'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'choose_learning_rates', 'mean_ci',
            'results_table', 'format_results', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
            'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'linear_cka', 'weight_distance',
-           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
+           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model', 'table_claims']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
@@ -354,3 +354,19 @@ def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str =
     body = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
     return BodyHead(body, nn.Linear(net.fc.in_features, n_classes), net.fc.in_features,
                     dict(arch=f'torchvision.{name}', n_classes=n_classes, weights=weights))
+
+# %% ../nbs/06_finetuning.ipynb #f46df9ca
+def table_claims(runs: list) -> list:
+    "The articles' claims that the main table decides, each as a `verdict`: paired by seed, or unpaired across N."
+    from ftbook.metrics import verdict
+    acc = lambda s, n: [r['accuracy'] for r in sorted(runs, key=lambda r: r['seed']) if r['strategy'] == s and r['n'] == n]
+    ns = sorted({r['n'] for r in runs})
+    gain = lambda n: np.array(acc('freeze then unfreeze', n)) - np.array(acc('from scratch', n))
+    out = [verdict(f"pretraining helps at N = {n} (freeze then unfreeze vs from scratch)", acc('freeze then unfreeze', n), acc('from scratch', n))
+           for n in ns]
+    out.append(verdict(f"pretraining helps most when labels are scarce (gain at N = {ns[0]} vs N = {ns[-1]})", gain(ns[0]), gain(ns[-1]), paired=False))
+    out.append(verdict(f"freeze then unfreeze is not worse than the linear probe at N = {ns[-1]} (by more than 1 point)",
+                       acc('freeze then unfreeze', ns[-1]), acc('linear probe', ns[-1]), threshold=-0.01))
+    out.append(verdict("LP-FT beats the linear probe at N = 100", acc('LP-FT', 100), acc('linear probe', 100)))
+    out.append(verdict("L2-SP (alpha 0.01) beats full fine-tuning at N = 100", acc('L2-SP', 100), acc('full fine-tuning', 100)))
+    return out
