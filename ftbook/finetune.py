@@ -23,22 +23,24 @@ from .data import (Batches, ImageSet, channel_stats, course_task, data_dir, defa
                          select_classes, set_seed, stratified_split, transfer_split)
 from .losses import l2sp_penalty, param_snapshot
 from .models import ResNet
-from .train import History, extract_features, fit, predict, pretrain_recipe, pretrain_supervised
+from .train import History, cache_key, extract_features, fit, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'freeze', 'unfreeze', 'n_trainable', 'new_head',
-           'body_blocks', 'from_scratch', 'linear_probe', 'full_finetune', 'freeze_then_unfreeze', 'gradual_unfreeze',
-           'discriminative_lr', 'l2sp_finetune', 'plain_batches', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
-           'run_finetune', 'choose_learning_rates', 'mean_ci', 'results_table', 'format_results', 'run_strategies',
-           'plot_accuracy_vs_n', 'results_path', 'save_results', 'save_finetune_results', 'finetune_results',
-           'linear_cka', 'weight_distance', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
+__all__ = ['STRATEGIES', 'VERDICT_COLOURS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'freeze', 'unfreeze',
+           'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'linear_probe', 'full_finetune',
+           'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'plain_batches',
+           'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'choose_learning_rates', 'mean_ci',
+           'results_table', 'format_results', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
+           'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'linear_cka', 'weight_distance',
+           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model', 'table_claims']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
-    "The experiment at `scale`: labels per class (N), seeds, epochs for each N (the budget), batch size, learning rates to choose from."
-    return {'cpu':  dict(ns=(10, 100, 1000), seeds=(0, 1, 2), epochs={10: 30, 100: 15, 1000: 3}, bs=64, lr_grid=(0.01, 0.03, 0.1)),
-            'full': dict(ns=(10, 100, 1000, 5000), seeds=(0, 1, 2, 3, 4), epochs={10: 60, 100: 30, 1000: 10, 5000: 6}, bs=128,
-                         lr_grid=(0.003, 0.01, 0.03, 0.1))}[scale]
+    "The experiment at `scale`: labels per class (N), seeds at each N, epochs for each N (the budget), batch size, learning rates to choose from."
+    return {'cpu':  dict(ns=(10, 100, 1000), seeds={10: tuple(range(5)), 100: tuple(range(5)), 1000: (0, 1, 2)},
+                         epochs={10: 30, 100: 15, 1000: 3}, bs=64, lr_grid=(0.01, 0.03, 0.1)),
+            'full': dict(ns=(10, 100, 1000, 5000), seeds={10: tuple(range(10)), 100: tuple(range(10)), 1000: tuple(range(5)), 5000: tuple(range(5))},
+                         epochs={10: 60, 100: 30, 1000: 10, 5000: 6}, bs=128, lr_grid=(0.003, 0.01, 0.03, 0.1))}[scale]
 
 # %% ../nbs/06_finetuning.ipynb #31ff8015
 def freeze(module: nn.Module):
@@ -100,13 +102,14 @@ def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0
     return History(h1.rows + h2.rows)
 
 def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
-    "The head first, then one more block from the top at each stage, the budget shared between stages."
+    "The head first, then the blocks from the top down, in as many stages as the budget allows, so that the stem is reached."
     blocks = body_blocks(model)
-    shares = [len(s) for s in np.array_split(np.arange(epochs), len(blocks) + 1)]
+    stages = np.array_split(np.arange(len(blocks))[::-1], min(len(blocks), max(1, epochs - 1)))
+    shares = [len(s) for s in np.array_split(np.arange(epochs), len(stages) + 1)]
     rows = linear_probe(model, train, shares[0], lr, valid, **kw).rows
-    for block, e in zip(reversed(blocks), shares[1:]):
+    for stage, e in zip(stages, shares[1:]):
         if e == 0: break
-        unfreeze(block)
+        for i in stage: unfreeze(blocks[i])
         rows += fit(model, train, e, lr * unfreeze_factor, valid, groups=_groups((model, lr * unfreeze_factor)),
                     **{'progress': False, **kw}).rows
     return History(rows)
@@ -230,7 +233,7 @@ def format_results(table: dict, markdown: bool = False) -> str:
 def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
     "Every strategy at every N and seed of `cfg`, at its `chosen` learning rate, scored on `target_test`: the runs, without their models."
     runs = []
-    for n, seed in _progress([(n, s) for n in cfg['ns'] for s in cfg['seeds']]):
+    for n, seed in _progress([(n, s) for n in cfg['ns'] for s in cfg['seeds'][n]]):
         labels = sample_per_class(target_train, n, seed=seed)
         for name in STRATEGIES:
             r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'], mean=mean, std=std)
@@ -251,10 +254,37 @@ def plot_accuracy_vs_n(table: dict, title: str = None):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/06_finetuning.ipynb #ce78c065
+VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray'}
+
+def gain_table(runs: list, baseline: str = 'from scratch') -> dict:
+    "{strategy: {n: verdict}} on 'strategy beats `baseline` at N', the test accuracies paired by seed."
+    from ftbook.metrics import verdict
+    acc = {}
+    for r in runs: acc.setdefault(r['strategy'], {}).setdefault(r['n'], {})[r['seed']] = r['accuracy']
+    return {s: {n: verdict(f"{s} beats {baseline} at N = {n}", [d[k] for k in sorted(d)], [acc[baseline][n][k] for k in sorted(d)])
+                for n, d in sorted(dn.items())} for s, dn in acc.items() if s != baseline}
+
+def plot_gains(gains: dict, title: str = None):
+    "Small multiples: each strategy's gain over the baseline (points) at each N, with its 95% interval, coloured by verdict."
+    fig, axs = plt.subplots(2, math.ceil(len(gains) / 2), figsize=(10, 4.6), sharey=True, sharex=True)
+    for ax, (s, d) in zip(axs.flat, gains.items()):
+        for i, (n, v) in enumerate(d.items()):
+            ax.errorbar(i, v['effect'] * 100, yerr=[[(v['effect'] - v['low']) * 100], [(v['high'] - v['effect']) * 100]],
+                        fmt='o', capsize=3, color=VERDICT_COLOURS[v['verdict']])
+        ax.axhline(0, c='k', lw=0.8); ax.set_title(s, fontsize=9); ax.grid(alpha=0.3)
+        ax.set_xticks(range(len(d)), [str(n) for n in d])
+    for ax in axs[:, 0]: ax.set_ylabel('gain (points)')
+    for ax in axs[-1]: ax.set_xlabel('labels per class (N)')
+    for ax in list(axs.flat)[len(gains):]: ax.set_visible(False)
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/06_finetuning.ipynb #79d17052
 def results_path(scale: str, dataset: str) -> Path:
-    "Where chapter 06 saves its runs for `scale` and `dataset`."
-    return data_dir()/'results'/f'finetune-{dataset}-{scale}.json'
+    "Where chapter 06 saves its runs for `scale` and `dataset` (the name carries a hash of the experiment's configuration)."
+    return data_dir()/'results'/f'finetune-{dataset}-{scale}-{cache_key(**finetune_config(scale))}.json'
 
 def save_results(path, **parts):
     "Write the experiment's results as JSON, atomically."
@@ -328,3 +358,19 @@ def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str =
     body = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
     return BodyHead(body, nn.Linear(net.fc.in_features, n_classes), net.fc.in_features,
                     dict(arch=f'torchvision.{name}', n_classes=n_classes, weights=weights))
+
+# %% ../nbs/06_finetuning.ipynb #f46df9ca
+def table_claims(runs: list) -> list:
+    "The articles' claims that the main table decides, each as a `verdict`: paired by seed, or unpaired across N."
+    from ftbook.metrics import verdict
+    acc = lambda s, n: [r['accuracy'] for r in sorted(runs, key=lambda r: r['seed']) if r['strategy'] == s and r['n'] == n]
+    ns = sorted({r['n'] for r in runs})
+    gain = lambda n: np.array(acc('freeze then unfreeze', n)) - np.array(acc('from scratch', n))
+    out = [verdict(f"pretraining helps at N = {n} (freeze then unfreeze vs from scratch)", acc('freeze then unfreeze', n), acc('from scratch', n))
+           for n in ns]
+    out.append(verdict(f"pretraining helps most when labels are scarce (gain at N = {ns[0]} vs N = {ns[-1]})", gain(ns[0]), gain(ns[-1]), paired=False))
+    out.append(verdict(f"freeze then unfreeze is not worse than the linear probe at N = {ns[-1]} (by more than 1 point)",
+                       acc('freeze then unfreeze', ns[-1]), acc('linear probe', ns[-1]), threshold=-0.01))
+    out.append(verdict("LP-FT beats the linear probe at N = 100", acc('LP-FT', 100), acc('linear probe', 100)))
+    out.append(verdict("L2-SP (alpha 0.01) beats full fine-tuning at N = 100", acc('L2-SP', 100), acc('full fine-tuning', 100)))
+    return out

@@ -20,10 +20,11 @@ from .data import ImageSet, show_images
 from .finetune import run_finetune
 
 # %% auto #0
-__all__ = ['confusion_matrix', 'accuracy', 'plot_confusion', 'precision_recall_f1', 'per_class_metrics', 'cross_validate',
-           'bootstrap_distribution', 'bootstrap_ci', 'binomial_ci', 'reliability_bins', 'expected_calibration_error',
-           'fit_temperature', 'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes',
-           'mcnemar_exact', 'paired_bootstrap']
+__all__ = ['VERDICTS', 'confusion_matrix', 'accuracy', 'plot_confusion', 'precision_recall_f1', 'per_class_metrics',
+           'cross_validate', 'bootstrap_distribution', 'bootstrap_ci', 'binomial_ci', 'decide', 'effect_interval',
+           'verdict', 'format_verdict', 'reliability_bins', 'expected_calibration_error', 'fit_temperature',
+           'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes', 'mcnemar_exact',
+           'paired_bootstrap']
 
 # %% ../nbs/08_evaluation.ipynb #b6bacab3
 def _labels_pair(y_true, y_pred) -> tuple:
@@ -121,6 +122,37 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple:
     lo = stats.beta.ppf(a, k, n - k + 1) if k > 0 else 0.0
     hi = stats.beta.ppf(1 - a, k + 1, n - k) if k < n else 1.0
     return float(lo), float(hi)
+
+# %% ../nbs/08_evaluation.ipynb #e73fe7d9
+VERDICTS = ('supported', 'contradicted', 'not decided at this scale')
+
+def decide(low: float, high: float, threshold: float = 0.0) -> str:
+    "The rule: 'supported' if the interval [low, high] is above `threshold`, 'contradicted' if below, else not decided."
+    return VERDICTS[0] if low > threshold else VERDICTS[1] if high < threshold else VERDICTS[2]
+
+def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tuple:
+    "Mean of `a - b` (or of `a`) and its Student t `level` interval, paired or (Welch) unpaired: (effect, low, high, n)."
+    a = np.asarray(a, dtype=float)
+    b = np.zeros_like(a) if b is None else np.asarray(b, dtype=float)
+    if paired and a.shape != b.shape: raise ValueError(f"paired results need the same length: {a.size} and {b.size}. Pass paired=False.")
+    if paired: a, b = a - b, np.zeros(0)
+    na, nb = len(a), len(b)
+    va, vb = (a.var(ddof=1) / na if na > 1 else np.nan), (b.var(ddof=1) / nb if nb > 1 else 0.0)
+    effect, se = a.mean() - (b.mean() if nb else 0.0), math.sqrt(va + vb)
+    df = na - 1 if not nb else ((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else na + nb - 2)
+    half = stats.t.ppf(0.5 + level / 2, df) * se if se == se else np.nan
+    return float(effect), float(effect - half), float(effect + half), int(na)
+
+def verdict(claim: str, a, b=None, threshold: float = 0.0, paired: bool = True, level: float = 0.95) -> dict:
+    "The verdict on `claim`, read as mean(a - b) > `threshold`, from paired (or unpaired) results: effect, interval, verdict."
+    effect, low, high, n = effect_interval(a, b, paired, level)
+    return dict(claim=claim, effect=effect, low=low, high=high, n=n, threshold=threshold, paired=paired, verdict=decide(low, high, threshold))
+
+def format_verdict(v: dict, unit: str = 'points', scale: float = 100) -> str:
+    "One line: the effect with its interval (times `scale`, in `unit`), the threshold and the verdict."
+    f = lambda x: f"{x * scale:+.1f}"
+    pairs = f"{v['n']} {'pairs' if v['paired'] else 'values'}"
+    return f"{v['effect'] * scale:+.1f} {unit}, 95% CI [{f(v['low'])}, {f(v['high'])}] over {pairs} (threshold {f(v['threshold'])}): {v['verdict'].upper()}"
 
 # %% ../nbs/08_evaluation.ipynb #43e70781
 def reliability_bins(confidence, correct, n_bins: int = 15) -> dict:

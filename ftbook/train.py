@@ -27,12 +27,12 @@ from .models import ResNet, _ckpt_paths, load_checkpoint, read_checkpoint, save_
 __all__ = ['RECIPES', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle', 'set_train_mode', 'fit',
            'plot_history', 'cache_key', 'cached_model', 'pretrain_supervised', 'ConvDecoder', 'AutoEncoder',
            'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
-           'linear_probe', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone']
+           'probe_predictions', 'linear_probe', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone']
 
 # %% ../nbs/05_pretraining.ipynb #0521d9bc
 RECIPES = {
     'cpu':  dict(widths=(32, 64, 128), epochs=7, bs=256, lr=0.2, ssl_epochs=2, probe_train=5_000),
-    'full': dict(widths=(64, 128, 256), epochs=15, bs=512, lr=0.4, ssl_epochs=10, probe_train=40_000),
+    'full': dict(widths=(64, 128, 256), epochs=15, bs=512, lr=0.4, ssl_epochs=15, probe_train=40_000),
 }
 
 # %% ../nbs/05_pretraining.ipynb #ed72da52
@@ -284,12 +284,15 @@ def extract_features(body: nn.Module, ds: ImageSet, mean, std, device=None, bs: 
     return torch.cat([body(xb.contiguous(memory_format=torch.channels_last)).float().cpu()
                       for xb, _ in Batches(ds, bs, mean=mean, std=std, device=device)]).numpy()
 
-def linear_probe(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> float:
-    "Test accuracy of a logistic regression on the frozen, standardised features of `body`."
+def probe_predictions(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> np.ndarray:
+    "The predicted class of every `test` image by a logistic regression on the frozen, standardised features of `body`."
     ftr, fte = extract_features(body, train, mean, std, device), extract_features(body, test, mean, std, device)
     scaler = StandardScaler().fit(ftr)
-    clf = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), train.y.numpy())
-    return clf.score(scaler.transform(fte), test.y.numpy())
+    return LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), train.y.numpy()).predict(scaler.transform(fte))
+
+def linear_probe(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> float:
+    "Test accuracy of a logistic regression on the frozen, standardised features of `body`."
+    return float((probe_predictions(body, train, test, mean, std, device, C) == test.y.numpy()).mean())
 
 # %% ../nbs/05_pretraining.ipynb #087c9024
 def _bench_data(n_images: int, seed: int = 0):
