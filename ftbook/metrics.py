@@ -123,9 +123,10 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple:
     hi = stats.beta.ppf(1 - a, k + 1, n - k) if k < n else 1.0
     return float(lo), float(hi)
 
-# %% ../nbs/08_evaluation.ipynb #e73fe7d9
+# %% ../nbs/08_evaluation.ipynb #43394a11
 VERDICTS = ('supported', 'contradicted', 'not decided at this scale')
 
+# %% ../nbs/08_evaluation.ipynb #e73fe7d9
 def decide(low: float, high: float, threshold: float = 0.0) -> str:
     "The rule: 'supported' if the interval [low, high] is above `threshold`, 'contradicted' if below, else not decided."
     return VERDICTS[0] if low > threshold else VERDICTS[1] if high < threshold else VERDICTS[2]

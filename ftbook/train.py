@@ -29,7 +29,7 @@ __all__ = ['RECIPES', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make
            'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
            'probe_predictions', 'linear_probe', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone']
 
-# %% ../nbs/05_pretraining.ipynb #0521d9bc
+# %% ../nbs/05_pretraining.ipynb #a6c10f54
 RECIPES = {
     'cpu':  dict(widths=(32, 64, 128), epochs=7, bs=256, lr=0.2, ssl_epochs=2, probe_train=5_000),
     'full': dict(widths=(64, 128, 256), epochs=15, bs=512, lr=0.4, ssl_epochs=15, probe_train=40_000),
