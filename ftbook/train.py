@@ -19,8 +19,8 @@ from fastprogress.fastprogress import IN_NOTEBOOK, master_bar, progress_bar
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from .data import (Batches, DataError, ImageSet, atomic_write, channel_stats, data_dir, default_device, random_crop_flip, sha256_file,
-                         select_classes, set_seed, transfer_split)
+from .data import (Batches, DataError, ImageSet, atomic_write, channel_stats, data_dir, default_device,
+                         random_crop_flip, sha256_file, select_classes, set_seed, transfer_split)
 from .models import ResNet, _ckpt_paths, load_checkpoint, read_checkpoint, save_checkpoint
 
 # %% auto #0
@@ -40,7 +40,7 @@ def pretrain_recipe(scale: str) -> dict:
     "The pretraining recipe of chapter 05 at `scale` (`cpu` or `full`)."
     return dict(RECIPES[scale], wd=5e-4, label_smoothing=0.1, blocks=(1, 1, 1), stem_stride=2)
 
-# %% ../nbs/05_pretraining.ipynb #a8ac51da
+# %% ../nbs/05_pretraining.ipynb #302b2822
 @dataclass
 class History:
     "Per-epoch training record: a list of dicts with loss, accuracy, learning rate and time."
@@ -50,7 +50,11 @@ class History:
     @property
     def last(self) -> dict: return self.rows[-1] if self.rows else {}
 
+# %% ../nbs/05_pretraining.ipynb #a497cb8f
 def _is_labels(y): return y.dtype == torch.long and y.dim() == 1
+
+def _autocast(device):
+    return torch.autocast('cuda', dtype=torch.bfloat16, enabled=device.type == 'cuda')
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches, loss_fn=F.cross_entropy, batch_tfm=None) -> dict:
@@ -65,16 +69,15 @@ def evaluate(model: nn.Module, batches, loss_fn=F.cross_entropy, batch_tfm=None)
         if _is_labels(yb): correct += (out.argmax(1) == yb).sum().item()
     return dict(loss=total / n, accuracy=correct / n if _is_labels(yb) else None)
 
-def _autocast(device):
-    return torch.autocast('cuda', dtype=torch.bfloat16, enabled=device.type == 'cuda')
-
+# %% ../nbs/05_pretraining.ipynb #202bb8e3
 @torch.no_grad()
 def predict(model: nn.Module, batches) -> tuple:
     "Logits and labels of `model` over `batches`, on the CPU."
     model.eval()
     device, outs, ys = next(model.parameters()).device, [], []
     for xb, yb in batches:
-        with _autocast(device): outs.append(model(xb.to(device).contiguous(memory_format=torch.channels_last)).float().cpu())
+        xb = xb.to(device).contiguous(memory_format=torch.channels_last)
+        with _autocast(device): outs.append(model(xb).float().cpu())
         ys.append(yb.cpu())
     return torch.cat(outs), torch.cat(ys)
 
@@ -88,6 +91,7 @@ def make_optimizer(groups: list, opt: str = 'sgd', wd: float = 5e-4):
     if opt == 'adamw': return torch.optim.AdamW(groups, lr=groups[0]['lr'], weight_decay=wd)
     raise ValueError(f"opt must be 'sgd' or 'adamw', not {opt!r}")
 
+# %% ../nbs/05_pretraining.ipynb #9047034e
 def one_cycle(optimizer, steps: int, pct_start: float = 0.25):
     "One-cycle schedule to each group's `lr` over `steps`, with at least two warm-up steps; constant for runs of under 4 steps."
     if steps < 4: return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
@@ -101,10 +105,30 @@ def set_train_mode(model: nn.Module):
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters()): m.eval()
 
-# %% ../nbs/05_pretraining.ipynb #cfba3eaa
+# %% ../nbs/05_pretraining.ipynb #77448f7c
+def _train_epoch(model, step_model, batches, device, optimizer, sched, loss_fn, batch_tfm=None, penalty=None) -> tuple:
+    "One training pass over `batches`: the mean loss, and the accuracy (None when the targets are not labels)."
+    total, correct, n = 0.0, 0, 0
+    set_train_mode(model)
+    for xb, yb in batches:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+        if batch_tfm: xb, yb = batch_tfm(xb, yb)
+        with _autocast(device):
+            out = step_model(xb)
+            loss = loss_fn(out.float(), yb)
+        full = loss + penalty(model) if penalty else loss
+        optimizer.zero_grad(set_to_none=True)
+        full.backward()
+        optimizer.step(); sched.step()
+        total += loss.item() * len(xb); n += len(xb)
+        if _is_labels(yb): correct += (out.argmax(1) == yb).sum().item()
+    return total / n, correct / n if _is_labels(yb) else None
+
+# %% ../nbs/05_pretraining.ipynb #d91e1417
 def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 'sgd', wd: float = 5e-4,
         label_smoothing: float = 0.0, groups: list = None, pct_start: float = 0.25, loss_fn=None, batch_tfm=None,
-        penalty=None, checkpoint=None, resume: bool = True, meta: dict = None, compile: bool = False, progress: bool = True) -> History:
+        penalty=None, checkpoint=None, resume: bool = True, meta: dict = None, compile: bool = False,
+        progress: bool = True) -> History:
     "Train `model` on `train` batches for `epochs` with a one-cycle schedule; evaluate on `valid`; checkpoint (and resume)."
     device = train.device
     model.to(device).to(memory_format=torch.channels_last)
@@ -112,53 +136,60 @@ def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 
     optimizer = make_optimizer(groups or [dict(params=list(model.parameters()), lr=lr)], opt, wd)
     sched = one_cycle(optimizer, epochs * len(train), pct_start)
     hist, start = History(), 0
-    if checkpoint and resume and _ckpt_paths(checkpoint)[0].exists(): start, hist = _resume(checkpoint, model, optimizer, sched, train)
+    if checkpoint and resume and _ckpt_paths(checkpoint)[0].exists():
+        start, hist = _resume(checkpoint, model, optimizer, sched, train)
     step_model = torch.compile(model) if compile else model
-    bars = progress and (IN_NOTEBOOK or sys.stdout.isatty())
-    mb = master_bar(range(start, epochs)) if bars else range(start, epochs)
-    log = mb.write if bars else (lambda cells, table: print(''.join(f"{c:>12}" for c in cells), flush=True)) if progress else (lambda *a, **k: None)
-    log(['epoch', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'time'], table=True)
-    for epoch in mb:
-        t0, total, correct, n = time.perf_counter(), 0.0, 0, 0
-        set_train_mode(model)
-        for xb, yb in (progress_bar(train, parent=mb) if bars else train):
-            xb = xb.contiguous(memory_format=torch.channels_last)
-            if batch_tfm: xb, yb = batch_tfm(xb, yb)
-            with _autocast(device):
-                out = step_model(xb)
-                loss = loss_fn(out.float(), yb)
-            full = loss + penalty(model) if penalty else loss
-            optimizer.zero_grad(set_to_none=True)
-            full.backward()
-            optimizer.step(); sched.step()
-            total += loss.item() * len(xb); n += len(xb)
-            if _is_labels(yb): correct += (out.argmax(1) == yb).sum().item()
-        row = dict(epoch=epoch + 1, train_loss=total / n, train_acc=correct / n if _is_labels(yb) else None,
+    epoch_range, bar, log = _progress(progress, range(start, epochs))
+    for epoch in epoch_range:
+        t0 = time.perf_counter()
+        train_loss, train_acc = _train_epoch(model, step_model, bar(train), device, optimizer, sched, loss_fn,
+                                             batch_tfm, penalty)
+        row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc,
                    lr=optimizer.param_groups[-1]['lr'], seconds=time.perf_counter() - t0)
         if valid is not None:
             v = evaluate(model, valid, loss_fn, batch_tfm)
             row.update(valid_loss=v['loss'], valid_acc=v['accuracy'])
         hist.rows.append(row)
-        log([f"{row.get(k):.4f}" if isinstance(row.get(k), float) else str(row.get(k) or '')
-             for k in ('epoch', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc')] + [f"{row['seconds']:.1f}s"], table=True)
+        _log_row(log, row)
         if checkpoint: _save_progress(checkpoint, model, optimizer, train, hist, meta)
     return hist
 
+# %% ../nbs/05_pretraining.ipynb #58c1c532
+def _progress(progress: bool, epochs: range) -> tuple:
+    "The epochs to loop over, a wrapper for each epoch's batches, and a function that logs one table row."
+    bars = progress and (IN_NOTEBOOK or sys.stdout.isatty())
+    if bars:
+        mb = master_bar(epochs)
+        log = mb.write
+    else:
+        mb = epochs
+        printed = lambda cells, table: print(''.join(f"{c:>12}" for c in cells), flush=True)
+        log = printed if progress else (lambda *a, **k: None)
+    log(['epoch', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc', 'time'], table=True)
+    return mb, (lambda batches: progress_bar(batches, parent=mb)) if bars else (lambda batches: batches), log
+
+def _log_row(log, row: dict):
+    cells = [f"{row.get(k):.4f}" if isinstance(row.get(k), float) else str(row.get(k) or '')
+             for k in ('epoch', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc')]
+    log(cells + [f"{row['seconds']:.1f}s"], table=True)
+
+# %% ../nbs/05_pretraining.ipynb #511d0c60
 def _save_progress(path, model, optimizer, train, hist, meta):
     "Checkpoint after an epoch: weights, optimiser buffers, the batch generator's state, the history."
-    extra = {f'opt.{i}.{k}': v for i, s in optimizer.state_dict()['state'].items() for k, v in s.items() if torch.is_tensor(v) and v.dim() > 0}
+    state = optimizer.state_dict()['state']
+    extra = {f'opt.{i}.{k}': v for i, s in state.items() for k, v in s.items() if torch.is_tensor(v) and v.dim() > 0}
     extra['gen'] = train.gen.get_state()
-    scalars = {str(i): {k: (v.item() if torch.is_tensor(v) else v) for k, v in s.items() if not (torch.is_tensor(v) and v.dim() > 0)}
-               for i, s in optimizer.state_dict()['state'].items()}
+    scalars = {str(i): {k: (v.item() if torch.is_tensor(v) else v) for k, v in s.items()
+                        if not (torch.is_tensor(v) and v.dim() > 0)} for i, s in state.items()}
     save_checkpoint(path, model, dict(meta or {}, history=hist.rows, epoch=len(hist), opt_scalars=scalars), extra)
 
 def _resume(path, model, optimizer, sched, train):
     meta, state, extra = read_checkpoint(path)
     load_checkpoint(path, model)
-    sd = optimizer.state_dict()
+    sd, device = optimizer.state_dict(), next(model.parameters()).device
     for i, scal in meta.get('opt_scalars', {}).items():
-        sd['state'][int(i)] = {**{k: torch.tensor(v) if k == 'step' else v for k, v in scal.items()},
-                               **{k.split('.', 2)[2]: v.to(next(model.parameters()).device) for k, v in extra.items() if k.startswith(f'opt.{i}.')}}
+        buffers = {k.split('.', 2)[2]: v.to(device) for k, v in extra.items() if k.startswith(f'opt.{i}.')}
+        sd['state'][int(i)] = {**{k: torch.tensor(v) if k == 'step' else v for k, v in scal.items()}, **buffers}
     optimizer.load_state_dict(sd)
     train.gen.set_state(extra['gen'])
     done = meta['epoch']
@@ -175,7 +206,8 @@ def plot_history(hist: History, title: str = None):
     ep = hist['epoch']
     axs[0].plot(ep, hist['train_loss'], 'o-', label='train'); axs[1].plot(ep, hist['train_acc'], 'o-', label='train')
     if any(v is not None for v in hist['valid_loss']):
-        axs[0].plot(ep, hist['valid_loss'], 'o-', label='valid'); axs[1].plot(ep, hist['valid_acc'], 'o-', label='valid')
+        axs[0].plot(ep, hist['valid_loss'], 'o-', label='valid')
+        axs[1].plot(ep, hist['valid_acc'], 'o-', label='valid')
     axs[0].set(xlabel='epoch', ylabel='loss'); axs[1].set(xlabel='epoch', ylabel='accuracy')
     axs[1].legend(fontsize=8)
     if title: fig.suptitle(title, fontsize=10)
@@ -200,21 +232,26 @@ def cached_model(name: str, key: str, build, train_fn) -> tuple:
     return model, meta
 
 # %% ../nbs/05_pretraining.ipynb #87f7edeb
-def pretrain_supervised(source: ImageSet, recipe: dict, seed: int = 0, test: ImageSet = None, device=None, progress=True) -> tuple:
+def pretrain_supervised(source: ImageSet, recipe: dict, seed: int = 0, test: ImageSet = None, device=None,
+                        progress=True) -> tuple:
     "Supervised pretraining of a ResNet on `source` with `recipe`, cached; returns (model, meta)."
     mean, std = channel_stats(source.x)
-    build = lambda: ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'], recipe['stem_stride'])
+    build = lambda: ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'],
+                           recipe['stem_stride'])
     def train_fn(model):
         set_seed(seed)
-        train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed, drop_last=True)
+        train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device,
+                        seed=seed, drop_last=True)
         t0 = time.perf_counter()
-        hist = fit(model, train, recipe['epochs'], recipe['lr'], wd=recipe['wd'], label_smoothing=recipe['label_smoothing'], progress=progress)
+        hist = fit(model, train, recipe['epochs'], recipe['lr'], wd=recipe['wd'],
+                   label_smoothing=recipe['label_smoothing'], progress=progress)
         secs = time.perf_counter() - t0
-        acc = evaluate(model, Batches(test, 1000, mean=mean, std=std, device=device))['accuracy'] if test is not None else None
-        return dict(kind='supervised', classes=source.classes, mean=mean.tolist(), std=std.tolist(), recipe=recipe, seed=seed,
-                    train_seconds=secs, test_accuracy=acc, history=hist.rows, device=str(train.device))
-    key = cache_key(kind='supervised', recipe=recipe, seed=seed, n=len(source), classes=source.classes, shape=list(source.x.shape[1:]),
-                    checksum=int(source.x[::97].sum()))
+        acc = None
+        if test is not None: acc = evaluate(model, Batches(test, 1000, mean=mean, std=std, device=device))['accuracy']
+        return dict(kind='supervised', classes=source.classes, mean=mean.tolist(), std=std.tolist(), recipe=recipe,
+                    seed=seed, train_seconds=secs, test_accuracy=acc, history=hist.rows, device=str(train.device))
+    key = cache_key(kind='supervised', recipe=recipe, seed=seed, n=len(source), classes=source.classes,
+                    shape=list(source.x.shape[1:]), checksum=int(source.x[::97].sum()))
     return cached_model('supervised', key, build, train_fn)
 
 # %% ../nbs/05_pretraining.ipynb #f89f60cd
@@ -234,14 +271,17 @@ class AutoEncoder(nn.Module):
         super().__init__()
         cfg = encoder.config
         self.encoder = encoder
-        self.decoder = ConvDecoder(encoder.n_features, cfg['in_ch'], n_up=int(math.log2(cfg['stem_stride'])) + len(cfg['widths']) - 1)
+        n_up = int(math.log2(cfg['stem_stride'])) + len(cfg['widths']) - 1
+        self.decoder = ConvDecoder(encoder.n_features, cfg['in_ch'], n_up=n_up)
     @property
     def body(self): return self.encoder.body
     def forward(self, x): return self.decoder(self.encoder.body[:-2](x))
 
+# %% ../nbs/05_pretraining.ipynb #8c60a207
 def reconstruction_loss(out, target):
     "Mean squared error between a reconstruction and its target, which must have the same shape."
-    if out.shape != target.shape: raise ValueError(f"reconstruction {tuple(out.shape)} and target {tuple(target.shape)} differ in shape")
+    if out.shape != target.shape:
+        raise ValueError(f"reconstruction {tuple(out.shape)} and target {tuple(target.shape)} differ in shape")
     return F.mse_loss(out, target)
 
 def add_noise(std: float = 0.5):
@@ -257,22 +297,27 @@ def rotate_batch(xb, yb):
     return out, k
 
 # %% ../nbs/05_pretraining.ipynb #70956bff
-def pretrain_selfsupervised(source: ImageSet, recipe: dict, kind: str, seed: int = 0, device=None, progress=True) -> tuple:
+def pretrain_selfsupervised(source: ImageSet, recipe: dict, kind: str, seed: int = 0, device=None,
+                            progress=True) -> tuple:
     "Self-supervised pretraining on `source` without labels, cached: a `denoising` AutoEncoder or a `rotation` ResNet. Returns (model, meta)."
     mean, std = channel_stats(source.x)
     resnet = lambda n: ResNet(n, source.x.shape[1], recipe['widths'], recipe['blocks'], recipe['stem_stride'])
     build = {'denoising': lambda: AutoEncoder(resnet(len(source.classes))), 'rotation': lambda: resnet(4)}[kind]
     def train_fn(model):
         set_seed(seed)
-        train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed, drop_last=True)
+        train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device,
+                        seed=seed, drop_last=True)
         t0 = time.perf_counter()
         if kind == 'denoising':
             hist = fit(model, train, recipe['ssl_epochs'], 1e-2, opt='adamw', wd=1e-4, loss_fn=reconstruction_loss,
                        batch_tfm=add_noise(), progress=progress)
-        else: hist = fit(model, train, recipe['ssl_epochs'], recipe['lr'], wd=recipe['wd'], batch_tfm=rotate_batch, progress=progress)
-        return dict(kind=kind, mean=mean.tolist(), std=std.tolist(), recipe=recipe, seed=seed, train_seconds=time.perf_counter() - t0,
-                    history=hist.rows, device=str(train.device))
-    key = cache_key(kind=kind, recipe=recipe, seed=seed, n=len(source), shape=list(source.x.shape[1:]), checksum=int(source.x[::97].sum()))
+        else:
+            hist = fit(model, train, recipe['ssl_epochs'], recipe['lr'], wd=recipe['wd'], batch_tfm=rotate_batch,
+                       progress=progress)
+        return dict(kind=kind, mean=mean.tolist(), std=std.tolist(), recipe=recipe, seed=seed,
+                    train_seconds=time.perf_counter() - t0, history=hist.rows, device=str(train.device))
+    key = cache_key(kind=kind, recipe=recipe, seed=seed, n=len(source), shape=list(source.x.shape[1:]),
+                    checksum=int(source.x[::97].sum()))
     return cached_model(kind, key, build, train_fn)
 
 # %% ../nbs/05_pretraining.ipynb #52d0039e
@@ -284,21 +329,23 @@ def extract_features(body: nn.Module, ds: ImageSet, mean, std, device=None, bs: 
     return torch.cat([body(xb.contiguous(memory_format=torch.channels_last)).float().cpu()
                       for xb, _ in Batches(ds, bs, mean=mean, std=std, device=device)]).numpy()
 
-def probe_predictions(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> np.ndarray:
+def probe_predictions(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None,
+                      C: float = 0.1) -> np.ndarray:
     "The predicted class of every `test` image by a logistic regression on the frozen, standardised features of `body`."
     ftr, fte = extract_features(body, train, mean, std, device), extract_features(body, test, mean, std, device)
     scaler = StandardScaler().fit(ftr)
-    return LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), train.y.numpy()).predict(scaler.transform(fte))
+    clf = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), train.y.numpy())
+    return clf.predict(scaler.transform(fte))
 
 def linear_probe(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> float:
     "Test accuracy of a logistic regression on the frozen, standardised features of `body`."
     return float((probe_predictions(body, train, test, mean, std, device, C) == test.y.numpy()).mean())
 
-# %% ../nbs/05_pretraining.ipynb #087c9024
+# %% ../nbs/05_pretraining.ipynb #d35c34f9
 def _bench_data(n_images: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    ds = ImageSet(torch.randint(0, 256, (n_images, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 8, (n_images,), generator=g), list('abcdefgh'))
-    return ds
+    x = torch.randint(0, 256, (n_images, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return ImageSet(x, torch.randint(0, 8, (n_images,), generator=g), list('abcdefgh'))
 
 def _peak_rss_mib() -> float:
     "This process's peak resident memory in MiB (VmHWM on Linux: unlike ru_maxrss, it does not inherit the parent's peak)."
@@ -308,6 +355,7 @@ def _peak_rss_mib() -> float:
             if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+# %% ../nbs/05_pretraining.ipynb #087c9024
 def bench_one(kind: str, n_images: int = 4096, bs: int = 256, epochs: int = 2, widths=(32, 64, 128)) -> dict:
     "Images/s of one training loop (`ftbook`, `bare` or `fastai`) on in-memory data, and this process's peak memory."
     set_seed(0)
@@ -315,7 +363,8 @@ def bench_one(kind: str, n_images: int = 4096, bs: int = 256, epochs: int = 2, w
     train = Batches(ds, bs, shuffle=True, augment=True, mean=[0.5] * 3, std=[0.25] * 3, drop_last=True)
     model = ResNet(8, widths=widths).to(train.device).to(memory_format=torch.channels_last)
     warm = torch.optim.SGD(model.parameters(), 0.01)
-    for xb, yb in list(train)[:3]: F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb).backward(); warm.step()
+    for xb, yb in list(train)[:3]:
+        F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb).backward(); warm.step()
     t0 = time.perf_counter()
     if kind == 'ftbook': fit(model, train, epochs, 0.1, progress=False)
     elif kind == 'bare':
@@ -324,7 +373,8 @@ def bench_one(kind: str, n_images: int = 4096, bs: int = 256, epochs: int = 2, w
         model.train()
         for _ in range(epochs):
             for xb, yb in train:
-                with _autocast(train.device): loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
+                xb = xb.contiguous(memory_format=torch.channels_last)
+                with _autocast(train.device): loss = F.cross_entropy(model(xb), yb)
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
     elif kind == 'fastai':
         from functools import partial
@@ -333,7 +383,8 @@ def bench_one(kind: str, n_images: int = 4096, bs: int = 256, epochs: int = 2, w
         from fastai.optimizer import SGD
         import fastai.callback.progress, fastai.callback.schedule  # add Learner.no_bar and fit_one_cycle
         valid = Batches(ds.subset(torch.arange(bs)), bs, mean=[0.5] * 3, std=[0.25] * 3)
-        learn = Learner(DataLoaders(train, valid), model, loss_func=F.cross_entropy, opt_func=partial(SGD, mom=0.9), wd=5e-4, cbs=[])
+        learn = Learner(DataLoaders(train, valid), model, loss_func=F.cross_entropy, opt_func=partial(SGD, mom=0.9),
+                        wd=5e-4, cbs=[])
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 0.1)
     else: raise ValueError(f"kind must be ftbook, bare or fastai, not {kind!r}")
     if train.device.type == 'cuda': torch.cuda.synchronize()
@@ -342,6 +393,7 @@ def bench_one(kind: str, n_images: int = 4096, bs: int = 256, epochs: int = 2, w
     return dict(kind=kind, images_per_s=epochs * len(train) * bs / secs, seconds=secs, peak_mib=peak,
                 memory='GPU allocated' if train.device.type == 'cuda' else 'process RSS')
 
+# %% ../nbs/05_pretraining.ipynb #de117966
 def benchmark(kinds=('bare', 'ftbook', 'fastai'), **kw) -> list:
     "Run `bench_one` for each kind in a fresh Python process; returns one result dict per kind."
     out = []
@@ -356,7 +408,9 @@ def print_benchmark(results: list):
     "The benchmark as a table, with each loop's speed relative to the bare loop."
     bare = next(r['images_per_s'] for r in results if r['kind'] == 'bare')
     print(f"{'loop':<8}{'images/s':>10}{'vs bare':>9}{'peak MiB':>10}  ({results[0]['memory']})")
-    for r in results: print(f"{r['kind']:<8}{r['images_per_s']:>10,.0f}{r['images_per_s'] / bare:>8.2f}x{r['peak_mib']:>10,.0f}")
+    for r in results:
+        speed = r['images_per_s']
+        print(f"{r['kind']:<8}{speed:>10,.0f}{speed / bare:>8.2f}x{r['peak_mib']:>10,.0f}")
 
 # %% ../nbs/05_pretraining.ipynb #f82cae98
 def train_shipped_backbone(seed: int = 0, dest=None) -> dict:
@@ -370,14 +424,18 @@ def train_shipped_backbone(seed: int = 0, dest=None) -> dict:
     model, meta = pretrain_supervised(source, recipe, seed=seed, test=select_classes(task.test, source.classes))
     dest = Path(dest or backbone_dir()); dest.mkdir(parents=True, exist_ok=True)
     weights = save_checkpoint(dest/SHIPPED_BACKBONE, model, {k: v for k, v in meta.items() if k != 'history'})
+    host = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     card = dict(name=SHIPPED_BACKBONE, architecture=model.config, recipe=recipe, seed=seed,
-                command='make backbone  # = python -c "from ftbook.train import train_shipped_backbone; train_shipped_backbone()"',
-                data='CIFAR-10 training split, the 8 classes that are not cat or dog (40,000 images, random crop + flip); '
-                     'accuracy on the CIFAR-10 test split of the same 8 classes (8,000 images)',
+                command='make backbone  # = python -c "from ftbook.train import train_shipped_backbone; '
+                        'train_shipped_backbone()"',
+                data='CIFAR-10 training split, the 8 classes that are not cat or dog (40,000 images, '
+                     'random crop + flip); accuracy on the CIFAR-10 test split of the same 8 classes (8,000 images)',
                 classes=meta['classes'], mean=meta['mean'], std=meta['std'], test_accuracy=meta['test_accuracy'],
-                train_seconds=round(meta['train_seconds'], 1), trained_on=f"{meta['device']} ({platform.processor() or platform.machine()}, "
-                f"{torch.get_num_threads()} threads), torch {torch.__version__}", sha256=sha256_file(weights), size_bytes=weights.stat().st_size)
+                train_seconds=round(meta['train_seconds'], 1),
+                trained_on=f"{meta['device']} ({host}), torch {torch.__version__}",
+                sha256=sha256_file(weights), size_bytes=weights.stat().st_size)
     atomic_write(dest/f'{SHIPPED_BACKBONE}.card.json', lambda t: t.write_text(json.dumps(card, indent=1)))
     rows = '\n'.join(f"| {k} | {v} |" for k, v in card.items())
-    atomic_write(dest/'MODEL_CARD.md', lambda t: t.write_text(f"# Model card: {SHIPPED_BACKBONE}\n\n| field | value |\n|---|---|\n{rows}\n"))
+    text = f"# Model card: {SHIPPED_BACKBONE}\n\n| field | value |\n|---|---|\n{rows}\n"
+    atomic_write(dest/'MODEL_CARD.md', lambda t: t.write_text(text))
     return card
