@@ -27,7 +27,7 @@ from .train import History, cache_key, extract_features, fit, predict, pretrain_
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'VERDICT_COLOURS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'freeze', 'unfreeze',
-           'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'linear_probe', 'full_finetune',
+           'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'linear_probe',
            'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'plain_batches',
            'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'choose_learning_rates', 'mean_ci',
            'results_table', 'format_results', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
@@ -68,7 +68,8 @@ def body_blocks(model: nn.Module) -> list:
     blocks = []
     for child in model.body.children():
         if not any(True for _ in child.parameters()): continue
-        if isinstance(child, (nn.Conv2d, nn.BatchNorm2d)) and blocks and isinstance(blocks[-1][-1], (nn.Conv2d, nn.BatchNorm2d)): blocks[-1].append(child)
+        conv_or_bn = isinstance(child, (nn.Conv2d, nn.BatchNorm2d))
+        if conv_or_bn and blocks and isinstance(blocks[-1][-1], (nn.Conv2d, nn.BatchNorm2d)): blocks[-1].append(child)
         else: blocks.append([child])
     return [nn.ModuleList(b) for b in blocks]
 
@@ -77,21 +78,24 @@ def _groups(*pairs):
     "Parameter groups from (module, lr) pairs, keeping only parameters that require gradients."
     return [dict(params=[p for p in mod.parameters() if p.requires_grad], lr=lr) for mod, lr in pairs]
 
+# %% ../nbs/06_finetuning.ipynb #5ca43aec
 def from_scratch(model, train, epochs, lr, valid=None, **kw) -> History:
     "Train every parameter (of a randomly initialised model)."
     unfreeze(model)
     return fit(model, train, epochs, lr, valid, **{'progress': False, **kw})
-
-def linear_probe(model, train, epochs, lr, valid=None, **kw) -> History:
-    "Train the head only; the body, and its BatchNorm statistics, stay frozen."
-    freeze(model.body); unfreeze(model.head)
-    return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
 
 def full_finetune(model, train, epochs, lr, valid=None, **kw) -> History:
     "Train every parameter at one learning rate, from the pretrained body."
     unfreeze(model)
     return fit(model, train, epochs, lr, valid, **{'progress': False, **kw})
 
+# %% ../nbs/06_finetuning.ipynb #e1712406
+def linear_probe(model, train, epochs, lr, valid=None, **kw) -> History:
+    "Train the head only; the body, and its BatchNorm statistics, stay frozen."
+    freeze(model.body); unfreeze(model.head)
+    return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
+
+# %% ../nbs/06_finetuning.ipynb #2dcba010
 def _head_epochs(epochs): return max(1, round(epochs / 3))
 
 def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
@@ -101,8 +105,9 @@ def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0
     h2 = full_finetune(model, train, epochs - e1, lr * unfreeze_factor, valid, **kw) if epochs > e1 else History()
     return History(h1.rows + h2.rows)
 
+# %% ../nbs/06_finetuning.ipynb #dc38c390
 def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
-    "The head first, then the blocks from the top down, in as many stages as the budget allows, so that the stem is reached."
+    "The head, then the blocks from the top down, in as many stages as the budget allows, reaching the stem."
     blocks = body_blocks(model)
     stages = np.array_split(np.arange(len(blocks))[::-1], min(len(blocks), max(1, epochs - 1)))
     shares = [len(s) for s in np.array_split(np.arange(epochs), len(stages) + 1)]
@@ -114,6 +119,7 @@ def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, 
                     **{'progress': False, **kw}).rows
     return History(rows)
 
+# %% ../nbs/06_finetuning.ipynb #f0c22fc4
 def discriminative_lr(model, train, epochs, lr, valid=None, decay=0.5, **kw) -> History:
     "Everything trained at once: the head at `lr`, each block below at `decay` times the rate of the block above."
     unfreeze(model)
@@ -121,22 +127,27 @@ def discriminative_lr(model, train, epochs, lr, valid=None, decay=0.5, **kw) -> 
     pairs = [(model.head, lr)] + [(b, lr * decay ** (k + 1)) for k, b in enumerate(reversed(blocks))]
     return fit(model, train, epochs, lr, valid, groups=_groups(*pairs), **{'progress': False, **kw})
 
+# %% ../nbs/06_finetuning.ipynb #de328d1a
 def l2sp_finetune(model, train, epochs, lr, valid=None, alpha=0.01, **kw) -> History:
     "Full fine-tuning with an L2-SP penalty towards the pretrained body (and no weight decay on the body)."
     unfreeze(model)
     start = param_snapshot(model.body)
-    groups = [dict(params=list(model.body.parameters()), lr=lr, weight_decay=0.0), dict(params=list(model.head.parameters()), lr=lr)]
-    return fit(model, train, epochs, lr, valid, groups=groups, penalty=lambda m: l2sp_penalty(m.body, start, alpha), **{'progress': False, **kw})
+    groups = [dict(params=list(model.body.parameters()), lr=lr, weight_decay=0.0),
+              dict(params=list(model.head.parameters()), lr=lr)]
+    return fit(model, train, epochs, lr, valid, groups=groups, penalty=lambda m: l2sp_penalty(m.body, start, alpha),
+               **{'progress': False, **kw})
 
 # %% ../nbs/06_finetuning.ipynb #d7c8c8c2
 def plain_batches(train: Batches, bs: int = 1000) -> Batches:
     "The same images as `train`, in order, without augmentation: for features and evaluation."
-    return Batches(ImageSet(train.x, train.y, train.classes), bs, mean=train.mean.flatten(), std=train.std.flatten(), device=train.device)
+    return Batches(ImageSet(train.x, train.y, train.classes), bs, mean=train.mean.flatten(), std=train.std.flatten(),
+                   device=train.device)
 
 @torch.no_grad()
 def fit_head_by_regression(model, train: Batches, C: float = 1.0):
     "Set `model.head` to the logistic regression fitted on the frozen body's features of `train`."
-    feats = extract_features(model.body, ImageSet(train.x, train.y, train.classes), train.mean.flatten(), train.std.flatten(), train.device)
+    feats = extract_features(model.body, ImageSet(train.x, train.y, train.classes), train.mean.flatten(),
+                             train.std.flatten(), train.device)
     X, y = torch.from_numpy(feats).double(), train.y.cpu().numpy()
     mu, sd = X.mean(0), X.std(0) + 1e-6
     clf = LogisticRegression(C=C, max_iter=2000).fit(((X - mu) / sd).numpy(), y)
@@ -144,11 +155,11 @@ def fit_head_by_regression(model, train: Batches, C: float = 1.0):
     if w.shape[0] == 1: w, b = torch.cat([torch.zeros_like(w), w]), torch.cat([torch.zeros_like(b), b])
     model.head.weight.copy_((w / sd).float()); model.head.bias.copy_((b - (w / sd) @ mu).float())
 
+# %% ../nbs/06_finetuning.ipynb #ab8dac5b
 def lp_ft(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
     "LP-FT: the head fitted to the frozen features by logistic regression, then everything at `lr * unfreeze_factor`."
     fit_head_by_regression(model, train)
     return full_finetune(model, train, epochs, lr * unfreeze_factor, valid, **kw)
-
 
 # %% ../nbs/06_finetuning.ipynb #3ffbb062
 STRATEGIES = {'from scratch': from_scratch, 'linear probe': linear_probe, 'full fine-tuning': full_finetune,
@@ -254,20 +265,22 @@ def plot_accuracy_vs_n(table: dict, title: str = None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/06_finetuning.ipynb #f4062405
-VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray'}
-
 # %% ../nbs/06_finetuning.ipynb #ce78c065
 def gain_table(runs: list, baseline: str = 'from scratch') -> dict:
     "{strategy: {n: verdict}} on 'strategy beats `baseline` at N', the test accuracies paired by seed."
     from ftbook.metrics import verdict
     acc = {}
     for r in runs: acc.setdefault(r['strategy'], {}).setdefault(r['n'], {})[r['seed']] = r['accuracy']
-    return {s: {n: verdict(f"{s} beats {baseline} at N = {n}", [d[k] for k in sorted(d)], [acc[baseline][n][k] for k in sorted(d)])
+    return {s: {n: verdict(f"{s} beats {baseline} at N = {n}", [d[k] for k in sorted(d)],
+                           [acc[baseline][n][k] for k in sorted(d)])
                 for n, d in sorted(dn.items())} for s, dn in acc.items() if s != baseline}
 
+# %% ../nbs/06_finetuning.ipynb #f4062405
+VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray'}
+
+# %% ../nbs/06_finetuning.ipynb #5b609f56
 def plot_gains(gains: dict, title: str = None):
-    "Small multiples: each strategy's gain over the baseline (points) at each N, with its 95% interval, coloured by verdict."
+    "One panel per strategy: its gain over the baseline (points) at each N, with its 95% interval, coloured by verdict."
     fig, axs = plt.subplots(2, math.ceil(len(gains) / 2), figsize=(10, 4.6), sharey=True, sharex=True)
     for ax, (s, d) in zip(axs.flat, gains.items()):
         for i, (n, v) in enumerate(d.items()):
@@ -341,6 +354,7 @@ class BodyHead(nn.Module):
         self.body, self.head, self.n_features, self.config = body, head, n_features, config
     def forward(self, x): return self.head(self.body(x))
 
+# %% ../nbs/06_finetuning.ipynb #75cbd48a
 class WeightsUnavailable(Exception):
     "Pretrained weights that cannot be found or downloaded; the message says where to put them."
 
@@ -353,9 +367,9 @@ def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str =
     try: net = tvm.get_model(name, weights=w)
     except (urllib.error.URLError, OSError, RuntimeError) as e:
         cache = Path(torch.hub.get_dir())/'checkpoints'
-        raise WeightsUnavailable(f"ImageNet weights for {name} could not be loaded ({type(e).__name__}: {e}). To use them offline, "
-                                 f"download {w.url} on a machine with internet and put it in {cache} (torch's cache; set "
-                                 f"TORCH_HOME to move it), or use weights=None.") from None
+        raise WeightsUnavailable(f"ImageNet weights for {name} could not be loaded ({type(e).__name__}: {e}). "
+                                 f"To use them offline, download {w.url} on a machine with internet and put it in "
+                                 f"{cache} (torch's cache; set TORCH_HOME to move it), or use weights=None.") from None
     body = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
     return BodyHead(body, nn.Linear(net.fc.in_features, n_classes), net.fc.in_features,
                     dict(arch=f'torchvision.{name}', n_classes=n_classes, weights=weights))
