@@ -76,7 +76,7 @@ def _save(fig, path):
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
-# %% ../nbs/09_cli.ipynb #6482e726
+# %% ../nbs/09_cli.ipynb #15de2951
 def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> list:
     "Every strategy of `DEMO` at every N and seed, fine-tuned from `backbone` and scored on `target_test`."
     runs = []
@@ -88,7 +88,7 @@ def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> lis
                                          bs=32, mean=mean, std=std, pad=1))
     return runs
 
-# %% ../nbs/09_cli.ipynb #41f178e4
+# %% ../nbs/09_cli.ipynb #713963ca
 def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
     "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -136,7 +136,8 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
 CIFAR8 = ('cifar8', 'ftbook')
 
 # %% ../nbs/09_cli.ipynb #9c9554fe
-def _is_checkpoint(backbone: str) -> bool: return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
+def _is_checkpoint(backbone: str) -> bool:
+    return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
 
 def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     "(model with a new head, preprocessing, description) for a timm backbone name, or a timm checkpoint written by ftbook."
@@ -148,7 +149,8 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     try: model = timm_model(name, n_classes, None if weights == 'none' else 'imagenet')
     except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
     except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
-    source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
+    packaged = ' (packaged, offline)' if name == 'tf_efficientnet_lite0' else ''
+    source = 'random weights' if weights == 'none' else 'ImageNet weights' + packaged
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
 # %% ../nbs/09_cli.ipynb #4f82e554
@@ -156,7 +158,7 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
              unfreeze_epochs: int = 2, budget: float = 180.0) -> dict:
-    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write checkpoint, metrics, figures and report to `out`."
+    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
     if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
@@ -228,7 +230,8 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'])
     feats = {s: body_features(model, image_loader(ImageFiles(p, y, tfm), bs, workers), device, label=f'{s} features')
              for s, (p, y) in files.items()}
-    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items() for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
+    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items()
+               for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
@@ -266,7 +269,8 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             if len(y) == 0: sched.step(); continue
             loss = F.cross_entropy(model(x.to(device)), y.to(device))
             if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; the last good checkpoint is {last_good}")
+                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; "
+                                    f"the last good checkpoint is {last_good}")
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
@@ -291,7 +295,7 @@ def accuracy_with_ci(probs, ys, classes) -> dict:
     lo, hi = binomial_ci(k, n)
     m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
     if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                                      "cannot be told apart; add images to the validation split to tell more.")
+                                      "cannot be told apart; add images to this split to tell more.")
     return m
 
 def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
@@ -333,7 +337,8 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
 # %% ../nbs/09_cli.ipynb #bdc54c09
-def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
+def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt,
+                         meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
     n = len(files['train'][0])
@@ -360,7 +365,8 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
     return d
 
 # %% ../nbs/09_cli.ipynb #728579f1
-def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
+def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers,
+               t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
     if 'test' in files:
@@ -386,7 +392,8 @@ def _report(folder, metrics, meta, dropped) -> str:
     v = metrics['valid']
     acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
                            f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
-    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for c, m in v['per_class'].items())
+    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+                     for c, m in v['per_class'].items())
     test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
     gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
     return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}, images at {meta['size']} px, seed {meta['seed']}. "
@@ -403,7 +410,8 @@ def _starting_point(backbone: str, weights: str) -> tuple:
         if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
         model, card = pretrained_backbone()
         if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
-        return lambda n: new_head(model, n), card['mean'], card['std'], f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)", 32
+        described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
+        return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
     model, meta = load_checkpoint(backbone)
     return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
 
@@ -419,7 +427,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #12c3b80e
+# %% ../nbs/09_cli.ipynb #3767a206
 def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, std, seed: int, device) -> tuple:
     "(lr, {lr: held-out accuracy}): chapter 06's grid and protocol for `strategy`, on 80/20 of the training images."
     grid = list(finetune_config('cpu')['lr_grid'])
@@ -464,7 +472,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
     save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
     return _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
 
-# %% ../nbs/09_cli.ipynb #1f5f130c
+# %% ../nbs/09_cli.ipynb #4711d45d
 def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> dict:
     "metrics.json, report.md and the figures of a finished `--backbone cifar8` run."
     classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
@@ -492,7 +500,8 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
     except KeyboardInterrupt:
         done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
-        where = f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done else "no epoch had finished, so no checkpoint was written"
+        where = (f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done
+                 else "no epoch had finished, so no checkpoint was written")
         raise KeyboardInterrupt(f"training interrupted; {where}.") from None
     bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
     if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -546,7 +555,8 @@ def predict_images(checkpoint, images, as_json: bool = False) -> list:
     model, meta = load_for_inference(checkpoint)
     probs, _, kept, errors = predict_files(model, (list(images), [0] * len(images)), meta, workers=0)
     rows = [dict(image=str(p)) for p in images]
-    for j, i in enumerate(kept): rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
+    for j, i in enumerate(kept):
+        rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
     for i, e in errors: rows[i]['error'] = e
     if as_json: print(json.dumps(rows, indent=1))
     else:
@@ -555,7 +565,8 @@ def predict_images(checkpoint, images, as_json: bool = False) -> list:
     return rows
 
 # %% ../nbs/09_cli.ipynb #ca4368be
-def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0, force: bool = False) -> dict:
+def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0,
+             force: bool = False) -> dict:
     "Supervised pretraining (chapter 05's recipe) on CIFAR-10's 8 source classes or an image folder; writes `out`/backbone."
     out = prepare_out(out, force)
     recipe = pretrain_recipe(scale or get_scale())
@@ -587,7 +598,7 @@ def _opt(name: str):
         except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/09_cli.ipynb #411c1a2e
+# %% ../nbs/09_cli.ipynb #8da22d0d
 def _finetune_parser(sub):
     "The `finetune` sub-command and its options."
     f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
