@@ -1,4 +1,4 @@
-"""`ftbook demo`, `pretrain`, `finetune`, `evaluate` and `predict`: the course's recipes from one command, with clear errors and nothing of yours overwritten.
+"""`ftbook demo`, `finetune`, `evaluate`, `predict` and `pretrain`: the course's recipes from one command, with clear errors and nothing of yours overwritten.
 
 Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
@@ -17,20 +17,23 @@ import torch.nn.functional as F
 from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
 from safetensors.torch import load_file, save_file
 
-from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, channel_stats, cifar10_task, default_device,
-                         digits_task, find_splits, get_scale, load_image_folder, read_image, resize_center_crop, sample_per_class,
-                         select_classes, set_seed, stratified_split, transfer_split)
-from .finetune import (STRATEGIES, WeightsUnavailable, format_results, new_head, results_table, run_finetune)
-from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform, lr_find_head, model_preprocessing,
-                             suggest_lr, timm_model, train_head)
-from .metrics import accuracy, binomial_ci, most_confident_mistakes, per_class_metrics, plot_confusion, plot_mistakes
-from .models import CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone, read_checkpoint, save_checkpoint
+from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
+                         cifar10_task, default_device, digits_task, find_splits, get_scale, load_image_folder, read_image,
+                         resize_center_crop, sample_per_class, select_classes, set_seed, stratified_split, transfer_split)
+from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_results, new_head, results_table,
+                             run_finetune)
+from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform,
+                             lr_find_head, model_preprocessing, suggest_lr, timm_model, train_head)
+from .metrics import (accuracy, binomial_ci, most_confident_mistakes, per_class_metrics, plot_confusion,
+                            plot_mistakes)
+from .models import (CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone,
+                           read_checkpoint, save_checkpoint)
 from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'DEMO', 'DEFAULT_LR', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start',
-           'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
-           'train_mode_frozen_bn', 'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet',
+__all__ = ['OPTION_RANGES', 'DEMO', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start', 'finetune',
+           'list_image_files', 'split_files', 'cached_features', 'seconds_per_image', 'train_mode_frozen_bn',
+           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet', 'choose_strategy_lr',
            'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
@@ -73,6 +76,34 @@ def _save(fig, path):
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
+# %% ../nbs/09_cli.ipynb #15de2951
+def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> list:
+    "Every strategy of `DEMO` at every N and seed, fine-tuned from `backbone` and scored on `target_test`."
+    runs = []
+    for n in DEMO['ns']:
+        for s in DEMO['seeds']:
+            labels = sample_per_class(target_train, n, seed=seed + s)
+            for name, lr in DEMO['strategies'].items():
+                runs.append(run_finetune(name, backbone, labels, target_test, DEMO['epochs'][n], lr, seed=seed + s,
+                                         bs=32, mean=mean, std=std, pad=1))
+    return runs
+
+# %% ../nbs/09_cli.ipynb #713963ca
+def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
+    "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
+    fig, ax = plt.subplots(figsize=(6, 3))
+    x = np.arange(len(DEMO['ns']))
+    for i, (name, d) in enumerate(table.items()):
+        ax.bar(x + 0.27 * i, [d[n][0] for n in DEMO['ns']], 0.27, yerr=[d[n][1] for n in DEMO['ns']], label=name,
+               capsize=3)
+    ax.set_xticks(x + 0.27, [f"N = {n}" for n in DEMO['ns']]); ax.set_ylabel('test accuracy'); ax.legend(fontsize=8)
+    fig.tight_layout(); _save(fig, out/'accuracy.png')
+    best = max((r for r in runs if r['n'] == max(DEMO['ns'])), key=lambda r: r['accuracy'])
+    logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
+    title = f"{best['strategy']}, N = {best['n']}"
+    _save(plot_confusion(ys, logits.argmax(1), target_test.classes, title), out/'confusion_matrix.png')
+    _save(plot_history(hist, 'pretraining on digits 0-4'), out/'pretraining_curves.png')
+
 # %% ../nbs/09_cli.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
@@ -80,46 +111,33 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     set_seed(seed)
     task = digits_task(seed)
     source, _ = transfer_split(task.train, task.target_classes)
-    target_train, target_test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
+    target_train = select_classes(task.train, task.target_classes)
+    target_test = select_classes(task.test, task.target_classes)
     mean, std = channel_stats(source.x)
     backbone = ResNet(len(source.classes), 1, DEMO['widths'], stem_stride=DEMO['stem_stride'])
     src_test = select_classes(task.test, source.classes)
     hist = fit(backbone, Batches(source, 64, shuffle=True, augment=True, pad=1, mean=mean, std=std, seed=seed),
                DEMO['pretrain_epochs'], 0.1, valid=Batches(src_test, 512, mean=mean, std=std), progress=False)
     print(f"pretrained on digits {', '.join(source.classes)}: {hist.last['valid_acc']:.1%} test accuracy")
-    runs = []
-    for n in DEMO['ns']:
-        for s in DEMO['seeds']:
-            labels = sample_per_class(target_train, n, seed=seed + s)
-            for name, lr in DEMO['strategies'].items():
-                r = run_finetune(name, backbone, labels, target_test, DEMO['epochs'][n], lr, seed=seed + s, bs=32, mean=mean, std=std, pad=1)
-                runs.append(r)
+    runs = _demo_runs(backbone, target_train, target_test, mean, std, seed)
     table = results_table(runs)
     text = format_results(table)
     print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for i, (name, d) in enumerate(table.items()):
-        ax.bar(np.arange(len(DEMO['ns'])) + 0.27 * i, [d[n][0] for n in DEMO['ns']], 0.27, yerr=[d[n][1] for n in DEMO['ns']], label=name, capsize=3)
-    ax.set_xticks(np.arange(len(DEMO['ns'])) + 0.27, [f"N = {n}" for n in DEMO['ns']]); ax.set_ylabel('test accuracy'); ax.legend(fontsize=8)
-    fig.tight_layout(); _save(fig, out/'accuracy.png')
-    best = max((r for r in runs if r['n'] == max(DEMO['ns'])), key=lambda r: r['accuracy'])
-    logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
-    _save(plot_confusion(ys, logits.argmax(1), target_test.classes, f"{best['strategy']}, N = {best['n']}"), out/'confusion_matrix.png')
-    _save(plot_history(hist, 'pretraining on digits 0-4'), out/'pretraining_curves.png')
+    _demo_figures(out, table, runs, hist, target_test, mean, std)
     secs = time.perf_counter() - t0
     (out/'report.md').write_text(f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
         f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
-        f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\nFigures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
+        f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
+        f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table)
 
 # %% ../nbs/09_cli.ipynb #30570db1
-DEFAULT_LR = {'from scratch': 0.01, 'linear probe': 0.1, 'full fine-tuning': 0.01, 'freeze then unfreeze': 0.1,
-              'gradual unfreezing': 0.1, 'discriminative lr': 0.1, 'L2-SP': 0.01, 'LP-FT': 0.1}
 CIFAR8 = ('cifar8', 'ftbook')
 
 # %% ../nbs/09_cli.ipynb #9c9554fe
-def _is_checkpoint(backbone: str) -> bool: return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
+def _is_checkpoint(backbone: str) -> bool:
+    return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
 
 def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     "(model with a new head, preprocessing, description) for a timm backbone name, or a timm checkpoint written by ftbook."
@@ -131,7 +149,8 @@ def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
     try: model = timm_model(name, n_classes, None if weights == 'none' else 'imagenet')
     except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
     except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
-    source = 'random weights' if weights == 'none' else 'ImageNet weights' + (' (packaged, offline)' if name == 'tf_efficientnet_lite0' else '')
+    packaged = ' (packaged, offline)' if name == 'tf_efficientnet_lite0' else ''
+    source = 'random weights' if weights == 'none' else 'ImageNet weights' + packaged
     return model, model_preprocessing(model), f"timm {name} with {source}"
 
 # %% ../nbs/09_cli.ipynb #4f82e554
@@ -139,7 +158,7 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
              unfreeze_epochs: int = 2, budget: float = 180.0) -> dict:
-    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write checkpoint, metrics, figures and report to `out`."
+    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
     if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
@@ -211,7 +230,8 @@ def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers:
     tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'])
     feats = {s: body_features(model, image_loader(ImageFiles(p, y, tfm), bs, workers), device, label=f'{s} features')
              for s, (p, y) in files.items()}
-    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items() for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
+    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items()
+               for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
     save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
     return feats
 
@@ -249,7 +269,8 @@ def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: 
             if len(y) == 0: sched.step(); continue
             loss = F.cross_entropy(model(x.to(device)), y.to(device))
             if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; the last good checkpoint is {last_good}")
+                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; "
+                                    f"the last good checkpoint is {last_good}")
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return model.eval()
 
@@ -274,7 +295,7 @@ def accuracy_with_ci(probs, ys, classes) -> dict:
     lo, hi = binomial_ci(k, n)
     m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
     if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                                      "cannot be told apart; add images to the validation split to tell more.")
+                                      "cannot be told apart; add images to this split to tell more.")
     return m
 
 def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
@@ -316,7 +337,8 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
 # %% ../nbs/09_cli.ipynb #bdc54c09
-def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt, meta, out) -> dict:
+def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt,
+                         meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
     n = len(files['train'][0])
@@ -343,7 +365,8 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
     return d
 
 # %% ../nbs/09_cli.ipynb #728579f1
-def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0) -> dict:
+def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers,
+               t0) -> dict:
     "metrics.json, report.md and the figures of a finished run."
     metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
     if 'test' in files:
@@ -352,12 +375,12 @@ def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, 
     metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze={k: v for k, v in decision.items() if k != 'valid'},
                    seconds=round(time.perf_counter() - t0, 1), n_train=len(files['train'][0]), n_valid=metrics['valid']['n'],
                    dropped=len(dropped), start=meta['start'])
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+    atomic_write(out/'metrics.json', lambda t: t.write_text(json.dumps(metrics, indent=1)))
     _save(plot_history(hist, f"head on {meta['start']}"), out/'learning_curves.png')
     _save(plot_confusion(vy, vprobs.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
     worst, wprobs = _worst_images(files['valid'], vprobs, vy, vkept, classes)
     _save(plot_mistakes(worst, wprobs) if worst is not None else None, out/'worst_predictions.png')
-    (out/'report.md').write_text(_report(folder, metrics, meta, dropped))
+    atomic_write(out/'report.md', lambda t: t.write_text(_report(folder, metrics, meta, dropped)))
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)"
     print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '') +
           f"\nunfrozen phase: {decision['why']}\nwrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
@@ -369,7 +392,8 @@ def _report(folder, metrics, meta, dropped) -> str:
     v = metrics['valid']
     acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
                            f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
-    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for c, m in v['per_class'].items())
+    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+                     for c, m in v['per_class'].items())
     test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
     gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
     return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}, images at {meta['size']} px, seed {meta['seed']}. "
@@ -386,7 +410,8 @@ def _starting_point(backbone: str, weights: str) -> tuple:
         if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
         model, card = pretrained_backbone()
         if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
-        return lambda n: new_head(model, n), card['mean'], card['std'], f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)", 32
+        described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
+        return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
     model, meta = load_checkpoint(backbone)
     return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
 
@@ -402,9 +427,25 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
+# %% ../nbs/09_cli.ipynb #3767a206
+def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, std, seed: int, device) -> tuple:
+    "(lr, {lr: held-out accuracy}): chapter 06's grid and protocol for `strategy`, on 80/20 of the training images."
+    grid = list(finetune_config('cpu')['lr_grid'])
+    if np.bincount(train.y.numpy(), minlength=len(train.classes)).min() < 2: return grid[len(grid) // 2], {}
+    tr, va = stratified_split(train.y, max(0.2, len(train.classes) / len(train)), seed)
+    held = Batches(train.subset(va), 256, mean=mean, std=std, device=device)
+    scores = {}
+    for lr in grid:
+        set_seed(seed)
+        model = build(len(train.classes)).to(device)
+        tb = Batches(train.subset(tr), min(bs, len(tr)), shuffle=True, augment=True, mean=mean, std=std, device=device,
+                     seed=seed)
+        scores[lr] = STRATEGIES[strategy](model, tb, epochs, lr, held).last['valid_acc']
+    return max(scores, key=scores.get), scores
+
 # %% ../nbs/09_cli.ipynb #f39880c9
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
-    "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and one of chapter 06's strategies."
+    "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and a chapter-06 strategy."
     if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
     t0 = time.perf_counter()
     if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
@@ -413,33 +454,43 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
     data = load_image_folder(folder, size)
     out = prepare_out(out, force)
     train, valid, test = _split_folder(data, valid_pct, seed)
-    classes = train.classes
-    set_seed(seed)
-    model = build(len(classes))
+    classes, device = train.classes, default_device()
     if mean is None: mean, std = (x.tolist() for x in channel_stats(train.x))
     print(f"{len(train)} training and {len(valid)} validation images of {len(classes)} classes at {size} px; "
           f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
-    device = default_device()
-    model = model.to(device)
-    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy, start=described,
-                seed=seed, folder=str(folder))
+    if lr is None:
+        lr, scores = choose_strategy_lr(build, strategy, train, epochs, bs, mean, std, seed, device)
+        tried = ', '.join(f"{k:g}: {v:.0%}" for k, v in scores.items()) or 'too few images to score, the middle of the grid'
+        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: {tried}")
+    set_seed(seed)
+    model = build(len(classes)).to(device)
+    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy,
+                start=described, seed=seed, folder=str(folder), lr=lr)
     tb = Batches(train, min(bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
     vb = Batches(valid, 256, mean=mean, std=std, device=device)
-    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr or DEFAULT_LR[strategy], meta)
+    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta)
     save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
+    return _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
+
+# %% ../nbs/09_cli.ipynb #4711d45d
+def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> dict:
+    "metrics.json, report.md and the figures of a finished `--backbone cifar8` run."
+    classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
     logits, ys = predict(model, vb)
     metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
-    if test is not None: metrics['test'] = accuracy_with_ci(predict(model, Batches(test, 256, mean=mean, std=std, device=device))[0].float().softmax(1),
-                                                             test.y, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=len(train),
-                   n_valid=len(valid), dropped=len(data.dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+    if test is not None:
+        tb = Batches(test, 256, mean=meta['mean'], std=meta['std'], device=vb.device)
+        metrics['test'] = accuracy_with_ci(predict(model, tb)[0].float().softmax(1), test.y, classes)
+    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=n_train,
+                   n_valid=len(valid), dropped=len(dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
+    atomic_write(out/'metrics.json', lambda t: t.write_text(json.dumps(metrics, indent=1)))
     _save(plot_history(hist, f"{strategy} from {described}"), out/'learning_curves.png')
     _save(plot_confusion(ys, logits.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
     _save(plot_mistakes(valid, logits.float().softmax(1)) or plt.figure(figsize=(3, 1)), out/'worst_predictions.png')
-    (out/'report.md').write_text(_report(folder, metrics, meta, data.dropped))
-    print(f"validation accuracy {metrics['accuracy']:.1%}" + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '') +
-          f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
+    atomic_write(out/'report.md', lambda t: t.write_text(_report(folder, metrics, meta, dropped)))
+    print(f"validation accuracy {metrics['accuracy']:.1%}"
+          + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '')
+          + f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
     return metrics
 
 # %% ../nbs/09_cli.ipynb #d2e7921a
@@ -449,7 +500,8 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
     except KeyboardInterrupt:
         done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
-        where = f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done else "no epoch had finished, so no checkpoint was written"
+        where = (f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done
+                 else "no epoch had finished, so no checkpoint was written")
         raise KeyboardInterrupt(f"training interrupted; {where}.") from None
     bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
     if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
@@ -503,7 +555,8 @@ def predict_images(checkpoint, images, as_json: bool = False) -> list:
     model, meta = load_for_inference(checkpoint)
     probs, _, kept, errors = predict_files(model, (list(images), [0] * len(images)), meta, workers=0)
     rows = [dict(image=str(p)) for p in images]
-    for j, i in enumerate(kept): rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
+    for j, i in enumerate(kept):
+        rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
     for i, e in errors: rows[i]['error'] = e
     if as_json: print(json.dumps(rows, indent=1))
     else:
@@ -512,7 +565,8 @@ def predict_images(checkpoint, images, as_json: bool = False) -> list:
     return rows
 
 # %% ../nbs/09_cli.ipynb #ca4368be
-def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0, force: bool = False) -> dict:
+def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0,
+             force: bool = False) -> dict:
     "Supervised pretraining (chapter 05's recipe) on CIFAR-10's 8 source classes or an image folder; writes `out`/backbone."
     out = prepare_out(out, force)
     recipe = pretrain_recipe(scale or get_scale())
@@ -544,29 +598,44 @@ def _opt(name: str):
         except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
+# %% ../nbs/09_cli.ipynb #8da22d0d
+def _finetune_parser(sub):
+    "The `finetune` sub-command and its options."
+    f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
+    f.add_argument('folder', help='root/<class>/*.jpg, or root/<train|valid|test>/<class>/*')
+    f.add_argument('--out', default='ftbook-run', help='output folder (default: %(default)s)')
+    f.add_argument('--backbone', default='auto', help="auto (EfficientNet-Lite0, ImageNet weights, offline), cifar8 "
+                   "(the course's 32-px backbone), a timm model name, or a checkpoint path (default: %(default)s)")
+    f.add_argument('--weights', default='auto', choices=['auto', 'imagenet', 'none'],
+                   help='pretrained weights for a timm backbone (default: %(default)s)')
+    f.add_argument('--size', type=_opt('size'), default=None,
+                   help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
+    f.add_argument('--strategy', default='freeze then unfreeze', choices=list(STRATEGIES),
+                   type=lambda s: s.replace('-', ' ').replace('_', ' '),
+                   help="with --backbone cifar8: chapter 06's strategy; hyphens for spaces work too (default: %(default)s)")
+    f.add_argument('--epochs', type=_opt('epochs'), default=12,
+                   help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
+    f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')
+    f.add_argument('--lr', type=_opt('lr'), default=None, help="peak learning rate (default: chosen by a learning-rate "
+                   "finder for the head; cifar8: by chapter 06's grid on a held-out fifth of the training images)")
+    f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2,
+                   help='validation share when the folder has no valid split (default: %(default)s)')
+    f.add_argument('--workers', type=_opt('workers'), default=None, help='image-decoding processes (default: up to 4)')
+    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train every layer after the head: '
+                   'auto runs it when its measured cost fits --budget (default: %(default)s)')
+    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=2,
+                   help='epochs of the unfrozen phase (default: %(default)s)')
+    f.add_argument('--budget', type=_opt('budget'), default=180.0,
+                   help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
+    return f
+
 # %% ../nbs/09_cli.ipynb #f92680c7
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog='ftbook', description='Pretrain and fine-tune convolutional networks, the ftbook way.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     d = sub.add_parser('demo', help="the course's main job, offline, on the embedded digits", description=demo.__doc__)
     d.add_argument('--out', default='ftbook-demo', help='folder for the figures and report (default: %(default)s)')
-    f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
-    f.add_argument('folder', help='root/<class>/*.jpg, or root/<train|valid|test>/<class>/*')
-    f.add_argument('--out', default='ftbook-run', help='output folder (default: %(default)s)')
-    f.add_argument('--backbone', default='auto', help="auto (EfficientNet-Lite0, ImageNet weights, offline), cifar8 (the course's "
-                   "32-px backbone), a timm model name, or a checkpoint path (default: %(default)s)")
-    f.add_argument('--weights', default='auto', choices=['auto', 'imagenet', 'none'], help='pretrained weights for a timm backbone (default: %(default)s)')
-    f.add_argument('--size', type=_opt('size'), default=None, help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
-    f.add_argument('--strategy', default='freeze then unfreeze', choices=list(STRATEGIES), type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="with --backbone cifar8: chapter 06's strategy; hyphens for spaces work too (default: %(default)s)")
-    f.add_argument('--epochs', type=_opt('epochs'), default=12, help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
-    f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')
-    f.add_argument('--lr', type=_opt('lr'), default=None, help='peak learning rate (default: chosen by a learning-rate finder for the head; cifar8: per strategy)')
-    f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2, help='validation share when the folder has no valid split (default: %(default)s)')
-    f.add_argument('--workers', type=_opt('workers'), default=None, help='image-decoding processes (default: up to 4)')
-    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train every layer after the head: auto runs it when its measured cost fits --budget (default: %(default)s)')
-    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=2, help='epochs of the unfrozen phase (default: %(default)s)')
-    f.add_argument('--budget', type=_opt('budget'), default=180.0, help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
+    f = _finetune_parser(sub)
     e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate_folder.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
     r = sub.add_parser('predict', help='predict the class of image files', description=predict_images.__doc__)
