@@ -76,7 +76,7 @@ def _save(fig, path):
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
-# %% ../nbs/09_cli.ipynb #15de2951
+# %% ../nbs/09_cli.ipynb #5f6b0a67
 def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> list:
     "Every strategy of `DEMO` at every N and seed, fine-tuned from `backbone` and scored on `target_test`."
     runs = []
@@ -88,7 +88,7 @@ def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> lis
                                          bs=32, mean=mean, std=std, pad=1))
     return runs
 
-# %% ../nbs/09_cli.ipynb #713963ca
+# %% ../nbs/09_cli.ipynb #785ffe37
 def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
     "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
     fig, ax = plt.subplots(figsize=(6, 3))
@@ -427,7 +427,7 @@ def _split_folder(data, valid_pct: float, seed: int):
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
-# %% ../nbs/09_cli.ipynb #3767a206
+# %% ../nbs/09_cli.ipynb #7d2e417c
 def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, std, seed: int, device) -> tuple:
     "(lr, {lr: held-out accuracy}): chapter 06's grid and protocol for `strategy`, on 80/20 of the training images."
     grid = list(finetune_config('cpu')['lr_grid'])
@@ -472,7 +472,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
     save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
     return _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
 
-# %% ../nbs/09_cli.ipynb #4711d45d
+# %% ../nbs/09_cli.ipynb #d533f403
 def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> dict:
     "metrics.json, report.md and the figures of a finished `--backbone cifar8` run."
     classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
@@ -598,7 +598,7 @@ def _opt(name: str):
         except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-# %% ../nbs/09_cli.ipynb #8da22d0d
+# %% ../nbs/09_cli.ipynb #cd4cb6ec
 def _finetune_parser(sub):
     "The `finetune` sub-command and its options."
     f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
