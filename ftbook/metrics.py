@@ -26,23 +26,13 @@ __all__ = ['VERDICTS', 'confusion_matrix', 'accuracy', 'plot_confusion', 'precis
            'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes', 'mcnemar_exact',
            'paired_bootstrap']
 
-# %% ../nbs/08_evaluation.ipynb #b6bacab3
-def _labels_pair(y_true, y_pred) -> tuple:
-    "Two 1-d integer label arrays of the same length, or a ValueError that says what is wrong."
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-d and of the same length: one label per image for each. "
-                         "For class scores, take argmax(1) first.")
-    for name, y in (('y_true', y_true), ('y_pred', y_pred)):
-        if y.size and (not np.issubdtype(y.dtype, np.integer) and not np.issubdtype(y.dtype, np.bool_) or y.min() < 0):
-            raise ValueError(f"{name} must hold class indices 0, 1, 2, ...; got {y.dtype} values from {y.min()} to {y.max()}.")
-    return y_true.astype(np.int64), y_pred.astype(np.int64)
-
+# %% ../nbs/08_evaluation.ipynb #06911e93
 def confusion_matrix(y_true, y_pred, n_classes: int = None) -> np.ndarray:
     "Counts C[i, j] of images of true class i predicted as j, for integer labels 0..n_classes-1."
     y_true, y_pred = _labels_pair(y_true, y_pred)
     k = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
-    if n_classes is not None and n_classes < k: raise ValueError(f"n_classes={n_classes}, but the labels go up to {k - 1}.")
+    if n_classes is not None and n_classes < k:
+        raise ValueError(f"n_classes={n_classes}, but the labels go up to {k - 1}.")
     k = n_classes or k
     return np.bincount(k * y_true + y_pred, minlength=k * k).reshape(k, k)
 
@@ -51,16 +41,31 @@ def accuracy(y_true, y_pred) -> float:
     y_true, y_pred = _labels_pair(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
+# %% ../nbs/08_evaluation.ipynb #639eb498
+def _labels_pair(y_true, y_pred) -> tuple:
+    "Two 1-d integer label arrays of the same length, or a ValueError that says what is wrong."
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-d and of the same length: "
+                         "one label per image for each. For class scores, take argmax(1) first.")
+    for name, y in (('y_true', y_true), ('y_pred', y_pred)):
+        integer = np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)
+        if y.size and (not integer or y.min() < 0):
+            raise ValueError(f"{name} must hold class indices 0, 1, 2, ...; "
+                             f"got {y.dtype} values from {y.min()} to {y.max()}.")
+    return y_true.astype(np.int64), y_pred.astype(np.int64)
+
 # %% ../nbs/08_evaluation.ipynb #01bb029f
 def plot_confusion(y_true, y_pred, classes, title: str = None):
     "The confusion matrix of integer labels, drawn with the class names."
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1.0 + 0.6 * len(classes)))
-    ConfusionMatrixDisplay(confusion_matrix(y_true, y_pred, len(classes)), display_labels=classes).plot(ax=ax, colorbar=False, xticks_rotation=45)
+    ConfusionMatrixDisplay(confusion_matrix(y_true, y_pred, len(classes)),
+                           display_labels=classes).plot(ax=ax, colorbar=False, xticks_rotation=45)
     if title: ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_evaluation.ipynb #d87c6b9a
+# %% ../nbs/08_evaluation.ipynb #03868f56
 def _divide(num, den, zero_division: float) -> np.ndarray:
     num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
     return np.where(den > 0, num / np.where(den > 0, den, 1), zero_division)
@@ -70,20 +75,25 @@ def _nan_average(values: np.ndarray, weights: np.ndarray) -> float:
     if not ok.any(): return float('nan')
     return float(np.average(values[ok], weights=weights[ok])) if weights[ok].sum() > 0 else 0.0
 
-def precision_recall_f1(y_true, y_pred, average: str = None, n_classes: int = None, pos_label: int = 1, zero_division: float = 0.0):
+# %% ../nbs/08_evaluation.ipynb #d87c6b9a
+def precision_recall_f1(y_true, y_pred, average: str = None, n_classes: int = None, pos_label: int = 1,
+                        zero_division: float = 0.0):
     "Precision, recall and F1: arrays per class (`average=None`), or floats for 'binary', 'macro', 'micro' or 'weighted'."
     if average not in (None, 'binary', 'macro', 'micro', 'weighted'):
         raise ValueError(f"average must be None, 'binary', 'macro', 'micro' or 'weighted', not {average!r}")
     y_true, y_pred = _labels_pair(y_true, y_pred)
     present = np.union1d(y_true, y_pred)
     if average == 'binary':
-        if len(present) > 2: raise ValueError(f"average='binary' is for two classes; these labels have {len(present)}: use 'macro', 'micro' or 'weighted'.")
+        if len(present) > 2:
+            raise ValueError(f"average='binary' is for two classes; these labels have {len(present)}: "
+                             "use 'macro', 'micro' or 'weighted'.")
         labels = np.array([pos_label])
     else: labels = np.arange(n_classes) if n_classes else present
     cm = confusion_matrix(y_true, y_pred, int(max(present.max(initial=0), labels.max(initial=0))) + 1)
     tp, n_pred, n_true = np.diag(cm)[labels], cm.sum(0)[labels], cm.sum(1)[labels]
     if average == 'micro': tp, n_pred, n_true = tp.sum(keepdims=True), n_pred.sum(keepdims=True), n_true.sum(keepdims=True)
-    p, r, f = _divide(tp, n_pred, zero_division), _divide(tp, n_true, zero_division), _divide(2 * tp, n_pred + n_true, zero_division)
+    p, r = _divide(tp, n_pred, zero_division), _divide(tp, n_true, zero_division)
+    f = _divide(2 * tp, n_pred + n_true, zero_division)
     if average is None: return p, r, f
     if average in ('binary', 'micro'): return float(p[0]), float(r[0]), float(f[0])
     w = n_true.astype(float) if average == 'weighted' else np.ones(len(tp))
@@ -94,13 +104,16 @@ def per_class_metrics(y_true, y_pred, classes) -> dict:
     "{class name: precision, recall, F1 and support}, with 0 where a class is never predicted or never true."
     p, r, f = precision_recall_f1(y_true, y_pred, n_classes=len(classes))
     support = np.bincount(np.asarray(y_true, dtype=np.int64), minlength=len(classes))
-    return {c: dict(precision=float(p[i]), recall=float(r[i]), f1=float(f[i]), support=int(support[i])) for i, c in enumerate(classes)}
+    return {c: dict(precision=float(p[i]), recall=float(r[i]), f1=float(f[i]), support=int(support[i]))
+            for i, c in enumerate(classes)}
 
 # %% ../nbs/08_evaluation.ipynb #470b964e
-def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: int = 0, test: ImageSet = None, **kw) -> list:
-    "Stratified k-fold cross-validation of `run_finetune(strategy, ...)` on `labels`: per fold, the accuracy on the labels it left out (and on `test`)."
+def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: int = 0, test: ImageSet = None,
+                   **kw) -> list:
+    "Stratified k-fold cross-validation of `run_finetune(strategy, ...)`: per fold, held-out and `test` accuracy."
     folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels.y.numpy())
-    runs = [run_finetune(strategy, backbone, labels.subset(tr), test, seed=seed, valid=labels.subset(va), **kw) for tr, va in folds]
+    runs = [run_finetune(strategy, backbone, labels.subset(tr), test, seed=seed, valid=labels.subset(va), **kw)
+            for tr, va in folds]
     return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
 
 # %% ../nbs/08_evaluation.ipynb #f31622f6
@@ -112,7 +125,8 @@ def bootstrap_distribution(metric, *arrays, n_boot: int = 2000, seed: int = 0) -
 
 def bootstrap_ci(metric, *arrays, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple:
     "`metric(*arrays)` and its percentile bootstrap confidence interval: (value, low, high)."
-    lo, hi = np.quantile(bootstrap_distribution(metric, *arrays, n_boot=n_boot, seed=seed), [(1 - level) / 2, (1 + level) / 2])
+    dist = bootstrap_distribution(metric, *arrays, n_boot=n_boot, seed=seed)
+    lo, hi = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2])
     return float(metric(*arrays)), float(lo), float(hi)
 
 # %% ../nbs/08_evaluation.ipynb #c1ba52a7
@@ -135,7 +149,8 @@ def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tupl
     "Mean of `a - b` (or of `a`) and its Student t `level` interval, paired or (Welch) unpaired: (effect, low, high, n)."
     a = np.asarray(a, dtype=float)
     b = np.zeros_like(a) if b is None else np.asarray(b, dtype=float)
-    if paired and a.shape != b.shape: raise ValueError(f"paired results need the same length: {a.size} and {b.size}. Pass paired=False.")
+    if paired and a.shape != b.shape:
+        raise ValueError(f"paired results need the same length: {a.size} and {b.size}. Pass paired=False.")
     if paired: a, b = a - b, np.zeros(0)
     na, nb = len(a), len(b)
     va, vb = (a.var(ddof=1) / na if na > 1 else np.nan), (b.var(ddof=1) / nb if nb > 1 else 0.0)
@@ -144,20 +159,23 @@ def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tupl
     half = stats.t.ppf(0.5 + level / 2, df) * se if se == se else np.nan
     return float(effect), float(effect - half), float(effect + half), int(na)
 
+# %% ../nbs/08_evaluation.ipynb #21b1a8ec
 def verdict(claim: str, a, b=None, threshold: float = 0.0, paired: bool = True, level: float = 0.95) -> dict:
-    "The verdict on `claim`, read as mean(a - b) > `threshold`, from paired (or unpaired) results: effect, interval, verdict."
+    "The verdict on `claim`, read as mean(a - b) > `threshold`, from paired (or unpaired) results."
     effect, low, high, n = effect_interval(a, b, paired, level)
-    return dict(claim=claim, effect=effect, low=low, high=high, n=n, threshold=threshold, paired=paired, verdict=decide(low, high, threshold))
+    return dict(claim=claim, effect=effect, low=low, high=high, n=n, threshold=threshold, paired=paired,
+                verdict=decide(low, high, threshold))
 
 def format_verdict(v: dict, unit: str = 'points', scale: float = 100) -> str:
     "One line: the effect with its interval (times `scale`, in `unit`), the threshold and the verdict."
     f = lambda x: f"{x * scale:+.1f}"
     pairs = f"{v['n']} {'pairs' if v['paired'] else 'values'}"
-    return f"{v['effect'] * scale:+.1f} {unit}, 95% CI [{f(v['low'])}, {f(v['high'])}] over {pairs} (threshold {f(v['threshold'])}): {v['verdict'].upper()}"
+    return (f"{v['effect'] * scale:+.1f} {unit}, 95% CI [{f(v['low'])}, {f(v['high'])}] over {pairs} "
+            f"(threshold {f(v['threshold'])}): {v['verdict'].upper()}")
 
 # %% ../nbs/08_evaluation.ipynb #43e70781
 def reliability_bins(confidence, correct, n_bins: int = 15) -> dict:
-    "Mean confidence, accuracy and count of each non-empty equal-width confidence bin (edges as `sklearn.calibration.calibration_curve`)."
+    "Mean confidence, accuracy and count of each non-empty equal-width bin (edges as sklearn's calibration_curve)."
     confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
     ids = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], confidence)
     count = np.bincount(ids, minlength=n_bins)
@@ -193,9 +211,11 @@ def plot_reliability(probs: dict, labels, n_bins: int = 15, title: str = None):
         p = np.asarray(p)
         conf, correct = p.max(1), p.argmax(1) == np.asarray(labels)
         b = reliability_bins(conf, correct, n_bins)
-        ax.plot(b['confidence'], b['accuracy'], 'o-', label=f"{name} (ECE {expected_calibration_error(conf, correct, n_bins):.3f})")
+        ece_ = expected_calibration_error(conf, correct, n_bins)
+        ax.plot(b['confidence'], b['accuracy'], 'o-', label=f"{name} (ECE {ece_:.3f})")
     lo = 1 / np.asarray(next(iter(probs.values()))).shape[1]
-    ax.set(xlim=(lo, 1), ylim=(0, 1), xlabel='confidence', ylabel='accuracy', title=title); ax.legend(fontsize=8); fig.tight_layout()
+    ax.set(xlim=(lo, 1), ylim=(0, 1), xlabel='confidence', ylabel='accuracy', title=title)
+    ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
 # %% ../nbs/08_evaluation.ipynb #d66bdff5
@@ -211,6 +231,7 @@ def most_confident_mistakes(probs, labels, k: int = 12) -> np.ndarray:
     wrong = np.flatnonzero(pred != labels)
     return wrong[np.argsort(-conf[wrong], kind='stable')][:k]
 
+# %% ../nbs/08_evaluation.ipynb #d45d708c
 def plot_mistakes(ds: ImageSet, probs, k: int = 12, ncols: int = 6):
     "The `k` most confident mistakes on `ds`, titled 'predicted (confidence) / true'; None when there are none."
     probs = np.asarray(probs)
@@ -221,15 +242,18 @@ def plot_mistakes(ds: ImageSet, probs, k: int = 12, ncols: int = 6):
 
 # %% ../nbs/08_evaluation.ipynb #00d1b202
 def mcnemar_exact(correct_a, correct_b) -> dict:
-    "McNemar's exact test on the same images: b (only A right), c (only B right), the two-sided p-value of b ~ Binomial(b + c, 1/2)."
+    "McNemar's exact test on the same images: b (only A right), c (only B right), two-sided p of b ~ Binomial(b + c, 1/2)."
     a, b_ = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
-    if a.shape != b_.shape: raise ValueError(f"the two models were scored on {a.size} and {b_.size} images: a paired test needs the same images.")
+    if a.shape != b_.shape:
+        raise ValueError(f"the two models were scored on {a.size} and {b_.size} images: "
+                         "a paired test needs the same images.")
     b, c = int((a & ~b_).sum()), int((~a & b_).sum())
     return dict(b=b, c=c, p=float(stats.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0)
 
 def paired_bootstrap(correct_a, correct_b, n_boot: int = 5000, level: float = 0.95, seed: int = 0) -> dict:
-    "Accuracy of A minus accuracy of B on the same images: the difference, its percentile bootstrap interval and a two-sided bootstrap p-value."
+    "Accuracy of A minus accuracy of B on the same images: the difference, its percentile interval and a bootstrap p."
     a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
     dist = bootstrap_distribution(lambda x, y: x.mean() - y.mean(), a, b, n_boot=n_boot, seed=seed)
     lo, hi = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2])
-    return dict(diff=float(a.mean() - b.mean()), low=float(lo), high=float(hi), p=float(min(1.0, 2 * min((dist <= 0).mean(), (dist >= 0).mean()))))
+    p = min(1.0, 2 * min((dist <= 0).mean(), (dist >= 0).mean()))
+    return dict(diff=float(a.mean() - b.mean()), low=float(lo), high=float(hi), p=float(p))
