@@ -33,7 +33,7 @@ from .train import History, evaluate, fit, plot_history, predict, pretrain_recip
 # %% auto #0
 __all__ = ['OPTION_RANGES', 'DEMO', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start', 'finetune',
            'list_image_files', 'split_files', 'cached_features', 'seconds_per_image', 'train_mode_frozen_bn',
-           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'finetune_imagenet', 'choose_strategy_lr',
+           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'body_lr', 'finetune_imagenet', 'choose_strategy_lr',
            'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
@@ -305,6 +305,12 @@ def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
     x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
     return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
 
+# %% ../nbs/09_cli.ipynb #e07c2241
+def body_lr(head_lr: float, cap: float = 1e-4) -> float:
+    "The unfrozen phase's learning rate: a tenth of the head's, at most `cap`."
+    return min(head_lr / 10, cap)
+
+
 # %% ../nbs/09_cli.ipynb #6bbc03ca
 def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                       unfreeze_epochs, budget, size=None) -> dict:
@@ -331,7 +337,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
                 seed=seed, folder=str(folder), phase='head on frozen body', lr=lr, history=hist.rows)
     ckpt = save_checkpoint(out/'model', model, meta)
     with torch.no_grad(): vprobs = head(vx).softmax(1)
-    decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, lr / 10, bs, workers, device,
+    decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, body_lr(lr), bs, workers, device,
                                     seed, budget, ckpt, meta, out)
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)

@@ -106,8 +106,8 @@ def imageset_features(model: nn.Module, ds, prep: dict, bs: int = 100, device=No
     return torch.cat(out)
 
 # %% ../nbs/07_imagenet.ipynb #f66596ed
-def lr_find_head(x, y, n_classes: int, lo: float = 1e-5, hi: float = 10.0, steps: int = 100, bs: int = 32, seed: int = 0) -> tuple:
-    "(learning rates, smoothed losses): one pass of a linear head on features, the learning rate growing geometrically."
+def lr_find_head(x, y, n_classes: int, lo: float = 1e-5, hi: float = 1.0, steps: int = 100, bs: int = 32, seed: int = 0) -> tuple:
+    "(learning rates, smoothed losses): one pass of a linear head on features, the rate growing from `lo` to `hi`."
     set_seed(seed)
     head, g = nn.Linear(x.shape[1], n_classes), torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lo, weight_decay=1e-4)
