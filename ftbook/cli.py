@@ -31,10 +31,11 @@ from .models import (CheckpointError, ResNet, load_checkpoint, model_from_config
 from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'DEMO', 'CIFAR8', 'UsageError', 'prepare_out', 'check_option', 'demo', 'imagenet_start', 'finetune',
-           'list_image_files', 'split_files', 'cached_features', 'seconds_per_image', 'train_mode_frozen_bn',
-           'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'body_lr', 'finetune_imagenet', 'choose_strategy_lr',
-           'finetune_cifar8', 'load_for_inference', 'evaluate_folder', 'predict_images', 'pretrain', 'main']
+__all__ = ['OPTION_RANGES', 'DEMO', 'CIFAR8', 'UNFROZEN_BS', 'UsageError', 'prepare_out', 'check_option', 'demo',
+           'imagenet_start', 'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
+           'train_mode_frozen_bn', 'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'body_lr',
+           'finetune_imagenet', 'choose_strategy_lr', 'finetune_cifar8', 'load_for_inference', 'evaluate_folder',
+           'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #7cab8fea
 class UsageError(Exception):
@@ -342,13 +343,17 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
+# %% ../nbs/09_cli.ipynb #11ef05d6
+UNFROZEN_BS = 16  # images per step when every layer trains: activation memory grows with it
+
+
 # %% ../nbs/09_cli.ipynb #bdc54c09
 def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt,
                          meta, out) -> dict:
     "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
     head_acc = (vprobs.argmax(1) == vy).float().mean().item()
     n = len(files['train'][0])
-    xb = torch.randn(min(bs, 16), 3, prep['size'], prep['size'])
+    xb = torch.randn(min(bs, 4), 3, prep['size'], prep['size'])
     est = seconds_per_image(model, xb, device) * n * epochs * 1.3
     d = dict(head_valid_acc=head_acc, estimated_seconds=round(est, 1), budget=budget, kept='head', ran=False)
     if unfreeze == 'no' or (unfreeze == 'auto' and (est > budget or head_acc == 1.0)):
@@ -356,7 +361,7 @@ def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, b
                     else f"unfreezing would take about {est:.0f} s, over the --budget of {budget:.0f} s")
         return d
     backup = {k: v.clone() for k, v in model.state_dict().items()}
-    try: train_unfrozen(model, files['train'], prep, epochs, lr, bs, workers, device, seed, str(ckpt))
+    try: train_unfrozen(model, files['train'], prep, epochs, lr, min(bs, UNFROZEN_BS), workers, device, seed, str(ckpt))
     except NonFiniteLoss:
         model.load_state_dict(backup); raise
     valid = predict_files(model, files['valid'], prep, max(bs, 64), workers, device)
