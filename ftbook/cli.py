@@ -343,7 +343,7 @@ def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, vali
     if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
     return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
 
-# %% ../nbs/09_cli.ipynb #11ef05d6
+# %% ../nbs/09_cli.ipynb #eb88f4cc
 UNFROZEN_BS = 16  # images per step when every layer trains: activation memory grows with it
 
 
