@@ -677,6 +677,6 @@ def main(argv=None) -> int:
         print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print(f"ftbook {a.command}: {e or 'interrupted.'}", file=sys.stderr)
+        print(f"ftbook {a.command}: {str(e) or 'interrupted.'}", file=sys.stderr)
         return 130
     return 0

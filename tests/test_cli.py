@@ -137,7 +137,8 @@ def test_interrupt_keeps_last_checkpoint(tmp_path, capsys, trained, monkeypatch)
         return real_fit(*a, **k)
     monkeypatch.setattr(ftbook.finetune, 'fit', fit_then_interrupt)
     out = tmp_path / 'out'
-    rc, _, err = run(capsys, 'finetune', trained[0], '--out', out, '--size', '32', '--backbone', 'ftbook', '--epochs', '6')
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', out, '--size', '32', '--backbone', 'ftbook', '--epochs', '6',
+                     '--lr', '0.03')
     assert rc == 130 and 'last complete checkpoint' in err and str(out / 'model.safetensors') in err
     from ftbook.models import load_checkpoint
     model, meta = load_checkpoint(out / 'model.safetensors')
@@ -259,3 +260,10 @@ def test_nan_loss_with_given_lr_names_no_checkpoint(tmp_path, capsys, monkeypatc
     rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1',
                      '--workers', '0', '--lr', '0.01')
     assert rc == 2 and 'nan' in err and 'no checkpoint was written' in err and not (out / 'model.safetensors').exists()
+
+
+def test_interrupt_in_learning_rate_search_says_so(tmp_path, capsys, trained, monkeypatch):
+    def interrupt(*a, **k): raise KeyboardInterrupt
+    monkeypatch.setattr(ftbook.finetune, 'fit', interrupt)
+    rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'out', '--size', '32', '--backbone', 'ftbook')
+    assert rc == 130 and err == 'ftbook finetune: interrupted.\n'
