@@ -26,9 +26,10 @@ from .models import ResBlock, ResNet, _ckpt_paths, load_checkpoint, read_checkpo
 # %% auto #0
 __all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle',
            'set_train_mode', 'fit', 'plot_history', 'cache_key', 'code_hash', 'cached_model', 'pretrain_supervised',
-           'supervised_code', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise', 'rotate_batch',
-           'pretrain_selfsupervised', 'extract_features', 'probe_predictions', 'linear_probe', 'bench_one', 'benchmark',
-           'print_benchmark', 'train_shipped_backbone', 'card_markdown']
+           'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise',
+           'rotate_batch', 'pretrain_selfsupervised', 'extract_features', 'probe_features', 'probe_predictions',
+           'linear_probe', 'block_features', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone',
+           'card_markdown']
 
 # %% ../nbs/05_pretraining.ipynb #a6c10f54
 RECIPES = {
@@ -220,11 +221,16 @@ def cache_key(**parts) -> str:
     "A short hash of everything that determines a result, for cache file names."
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+def _source(o) -> str:
+    "The source of a function, or of every method of a class (found the same way in a notebook and in the package)."
+    if not inspect.isclass(o): return inspect.getsource(o)
+    fns = [getattr(v, 'fget', v) for v in vars(o).values()]
+    return o.__name__ + ''.join(inspect.getsource(f) for f in fns if inspect.isfunction(f))
+
 def code_hash(*objs) -> str:
     "A short hash of the source code of the functions and classes `objs` and of ftbook's version."
     from ftbook import __version__
-    text = __version__ + ''.join(inspect.getsource(o) for o in objs)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256((__version__ + ''.join(_source(o) for o in objs)).encode()).hexdigest()[:16]
 
 def cached_model(name: str, key: str, build, train_fn) -> tuple:
     "Load `name`-`key` from the cache in `data_dir()`, or call `train_fn(build())` and save it; returns (model, meta)."
@@ -268,6 +274,21 @@ def supervised_code() -> str:
     "The hash of the code that supervised pretraining runs, a part of its cache key."
     return code_hash(pretrain_supervised, fit, _train_epoch, evaluate, make_optimizer, one_cycle, set_train_mode,
                      ResNet, ResBlock, Batches, random_crop_flip)
+
+
+# %% ../nbs/05_pretraining.ipynb #5c0e7d01
+def compare_to_log(history: list, card: dict, loss_rtol: float = 0.03, acc_tol: float = 0.015) -> dict:
+    "A run's per-epoch `history` against a packaged backbone's `card`: training-loss and final-accuracy gaps, within tolerance?"
+    log = {r['epoch']: r for r in card.get('log') or []}
+    rows = [r for r in history if r['epoch'] in log]
+    loss_gap = max((abs(r['train_loss'] / log[r['epoch']]['train_loss'] - 1) for r in rows), default=None)
+    complete = bool(history) and history[-1]['epoch'] == card['recipe']['epochs']
+    final = history[-1].get('valid_acc') if complete else None
+    acc_gap = None if final is None else final - card['test_accuracy']
+    identical = bool(rows) and all(r['train_loss'] == log[r['epoch']]['train_loss'] and
+                                   r.get('valid_acc') == log[r['epoch']]['test_acc'] for r in rows)
+    within = (loss_gap is None or loss_gap <= loss_rtol) and (acc_gap is None or abs(acc_gap) <= acc_tol)
+    return dict(epochs=len(rows), loss_gap=loss_gap, acc_gap=acc_gap, identical=identical, within=within)
 
 
 # %% ../nbs/05_pretraining.ipynb #f89f60cd
@@ -350,17 +371,39 @@ def extract_features(body: nn.Module, ds: ImageSet, mean, std, device=None, bs: 
     return torch.cat([body(xb.contiguous(memory_format=torch.channels_last)).float().cpu()
                       for xb, _ in Batches(ds, bs, mean=mean, std=std, device=device)]).numpy()
 
+def probe_features(ftr: np.ndarray, ytr, fte: np.ndarray, C: float = 0.1) -> np.ndarray:
+    "Predictions for features `fte` of a logistic regression fitted on standardised features `ftr` with labels `ytr`."
+    scaler = StandardScaler().fit(ftr)
+    clf = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), np.asarray(ytr))
+    return clf.predict(scaler.transform(fte))
+
 def probe_predictions(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None,
                       C: float = 0.1) -> np.ndarray:
     "The predicted class of every `test` image by a logistic regression on the frozen, standardised features of `body`."
     ftr, fte = extract_features(body, train, mean, std, device), extract_features(body, test, mean, std, device)
-    scaler = StandardScaler().fit(ftr)
-    clf = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(ftr), train.y.numpy())
-    return clf.predict(scaler.transform(fte))
+    return probe_features(ftr, train.y.numpy(), fte, C)
 
 def linear_probe(body: nn.Module, train: ImageSet, test: ImageSet, mean, std, device=None, C: float = 0.1) -> float:
     "Test accuracy of a logistic regression on the frozen, standardised features of `body`."
     return float((probe_predictions(body, train, test, mean, std, device, C) == test.y.numpy()).mean())
+
+# %% ../nbs/05_pretraining.ipynb #7a1e0002
+@torch.no_grad()
+def block_features(body: nn.Sequential, ds: ImageSet, mean, std, device=None, bs: int = 1000) -> dict:
+    "Average-pooled features of `ds` after the stem and after each residual block of a ResNet `body`: {layer: array}."
+    device = torch.device(device or default_device())
+    body, names = body.to(device).eval(), {}
+    for i, m in enumerate(body):
+        if isinstance(m, ResBlock): names[i] = f"block {len(names)}"
+        elif isinstance(m, nn.ReLU) and not names: names[i] = 'stem'
+    outs = {n: [] for n in names.values()}
+    for xb, _ in Batches(ds, bs, mean=mean, std=std, device=device):
+        h = xb.contiguous(memory_format=torch.channels_last)
+        for i, layer in enumerate(body[:max(names) + 1]):
+            h = layer(h)
+            if i in names: outs[names[i]].append(h.float().mean((2, 3)).cpu())
+    return {n: torch.cat(o).numpy() for n, o in outs.items()}
+
 
 # %% ../nbs/05_pretraining.ipynb #d35c34f9
 def _bench_data(n_images: int, seed: int = 0):
