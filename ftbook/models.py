@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .data import atomic_write, sha256_file
+from .data import atomic_write, get_scale, sha256_file
 
 # %% auto #0
-__all__ = ['SHIPPED_BACKBONE', 'ResBlock', 'ResNet', 'model_from_config', 'CheckpointError', 'save_checkpoint', 'read_checkpoint',
-           'load_checkpoint', 'backbone_dir', 'pretrained_backbone']
+__all__ = ['SHIPPED_BACKBONE', 'SHIPPED_BACKBONES', 'ResBlock', 'ResNet', 'model_from_config', 'CheckpointError',
+           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'backbone_dir', 'pretrained_backbone',
+           'course_backbone']
 
 # %% ../nbs/04_models.ipynb #dcef2d1d
 class ResBlock(nn.Module):
@@ -116,6 +117,8 @@ def load_checkpoint(path, model: nn.Module = None) -> tuple:
 
 # %% ../nbs/04_models.ipynb #329d4d84
 SHIPPED_BACKBONE = 'cifar8-resnet'
+SHIPPED_BACKBONES = {'cpu': 'cifar8-resnet-cpu', 'full': 'cifar8-resnet'}
+
 
 # %% ../nbs/04_models.ipynb #b29c76d3
 def backbone_dir() -> Path:
@@ -135,3 +138,12 @@ def pretrained_backbone(name: str = SHIPPED_BACKBONE) -> tuple:
                               "the file is damaged. Reinstall ftbook.")
     model, _ = load_checkpoint(weights)
     return model, card
+
+# %% ../nbs/04_models.ipynb #c0b5e2a1
+def course_backbone(scale: str = None) -> tuple:
+    "The packaged backbone of chapter 05's recipe at `scale` (default `get_scale()`), checked; returns (model, card)."
+    scale = scale or get_scale()
+    if scale not in SHIPPED_BACKBONES:
+        raise ValueError(f"scale must be one of {tuple(SHIPPED_BACKBONES)}, not {scale!r}")
+    return pretrained_backbone(SHIPPED_BACKBONES[scale])
+

@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/pretraining.html.md"""
 
 # %% ../nbs/05_pretraining.ipynb #6b0d4b95
 from __future__ import annotations
-import hashlib, json, math, os, resource, subprocess, sys, time, warnings
+import hashlib, inspect, json, math, os, platform, resource, subprocess, sys, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +21,14 @@ from sklearn.preprocessing import StandardScaler
 
 from .data import (Batches, DataError, ImageSet, atomic_write, channel_stats, data_dir, default_device,
                          random_crop_flip, sha256_file, select_classes, set_seed, transfer_split)
-from .models import ResNet, _ckpt_paths, load_checkpoint, read_checkpoint, save_checkpoint
+from .models import ResBlock, ResNet, _ckpt_paths, load_checkpoint, read_checkpoint, save_checkpoint
 
 # %% auto #0
-__all__ = ['RECIPES', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle', 'set_train_mode', 'fit',
-           'plot_history', 'cache_key', 'cached_model', 'pretrain_supervised', 'ConvDecoder', 'AutoEncoder',
-           'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
-           'probe_predictions', 'linear_probe', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone']
+__all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle',
+           'set_train_mode', 'fit', 'plot_history', 'cache_key', 'code_hash', 'cached_model', 'pretrain_supervised',
+           'supervised_code', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise', 'rotate_batch',
+           'pretrain_selfsupervised', 'extract_features', 'probe_predictions', 'linear_probe', 'bench_one', 'benchmark',
+           'print_benchmark', 'train_shipped_backbone', 'card_markdown']
 
 # %% ../nbs/05_pretraining.ipynb #a6c10f54
 RECIPES = {
@@ -128,8 +129,8 @@ def _train_epoch(model, step_model, batches, device, optimizer, sched, loss_fn, 
 def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 'sgd', wd: float = 5e-4,
         label_smoothing: float = 0.0, groups: list = None, pct_start: float = 0.25, loss_fn=None, batch_tfm=None,
         penalty=None, checkpoint=None, resume: bool = True, meta: dict = None, compile: bool = False,
-        progress: bool = True) -> History:
-    "Train `model` on `train` batches for `epochs` with a one-cycle schedule; evaluate on `valid`; checkpoint (and resume)."
+        progress: bool = True, until: int = None) -> History:
+    "Train `model` on `train` for `epochs` of a one-cycle schedule (stop after epoch `until`); evaluate on `valid`; checkpoint."
     device = train.device
     model.to(device).to(memory_format=torch.channels_last)
     loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing))
@@ -139,7 +140,7 @@ def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 
     if checkpoint and resume and _ckpt_paths(checkpoint)[0].exists():
         start, hist = _resume(checkpoint, model, optimizer, sched, train)
     step_model = torch.compile(model) if compile else model
-    epoch_range, bar, log = _progress(progress, range(start, epochs))
+    epoch_range, bar, log = _progress(progress, range(start, min(until or epochs, epochs)))
     for epoch in epoch_range:
         t0 = time.perf_counter()
         train_loss, train_acc = _train_epoch(model, step_model, bar(train), device, optimizer, sched, loss_fn,
@@ -156,8 +157,8 @@ def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 
 
 # %% ../nbs/05_pretraining.ipynb #58c1c532
 def _progress(progress: bool, epochs: range) -> tuple:
-    "The epochs to loop over, a wrapper for each epoch's batches, and a function that logs one table row."
-    bars = progress and (IN_NOTEBOOK or sys.stdout.isatty())
+    "The epochs to loop over, a batch wrapper and a row logger: bars in a terminal, one text line per epoch elsewhere."
+    bars = progress and sys.stdout.isatty() and not IN_NOTEBOOK
     if bars:
         mb = master_bar(epochs)
         log = mb.write
@@ -196,7 +197,7 @@ def _resume(path, model, optimizer, sched, train):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         for _ in range(done * len(train)): sched.step()
-    print(f"resumed from {_ckpt_paths(path)[0]} after epoch {done}")
+    print(f"resumed from {_ckpt_paths(path)[0].name} after epoch {done}")
     return done, History(meta['history'])
 
 # %% ../nbs/05_pretraining.ipynb #c4b90479
@@ -219,12 +220,18 @@ def cache_key(**parts) -> str:
     "A short hash of everything that determines a result, for cache file names."
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+def code_hash(*objs) -> str:
+    "A short hash of the source code of the functions and classes `objs` and of ftbook's version."
+    from ftbook import __version__
+    text = __version__ + ''.join(inspect.getsource(o) for o in objs)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 def cached_model(name: str, key: str, build, train_fn) -> tuple:
     "Load `name`-`key` from the cache in `data_dir()`, or call `train_fn(build())` and save it; returns (model, meta)."
     path = data_dir()/'backbones'/f"{name}-{key}"
     if _ckpt_paths(path)[0].exists():
         model, meta = load_checkpoint(path, build())
-        print(f"loaded {name} from the cache ({_ckpt_paths(path)[0]})")
+        print(f"loaded {name} from the cache ({_ckpt_paths(path)[0].name})")
         return model, meta
     model = build()
     meta = train_fn(model)
@@ -233,26 +240,35 @@ def cached_model(name: str, key: str, build, train_fn) -> tuple:
 
 # %% ../nbs/05_pretraining.ipynb #87f7edeb
 def pretrain_supervised(source: ImageSet, recipe: dict, seed: int = 0, test: ImageSet = None, device=None,
-                        progress=True) -> tuple:
+                        progress=True, until: int = None, checkpoint=None) -> tuple:
     "Supervised pretraining of a ResNet on `source` with `recipe`, cached; returns (model, meta)."
     mean, std = channel_stats(source.x)
-    build = lambda: ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'],
-                           recipe['stem_stride'])
+    def build():
+        set_seed(seed)
+        return ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'], recipe['stem_stride'])
     def train_fn(model):
         set_seed(seed)
         train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device,
                         seed=seed, drop_last=True)
-        t0 = time.perf_counter()
-        hist = fit(model, train, recipe['epochs'], recipe['lr'], wd=recipe['wd'],
-                   label_smoothing=recipe['label_smoothing'], progress=progress)
-        secs = time.perf_counter() - t0
-        acc = None
-        if test is not None: acc = evaluate(model, Batches(test, 1000, mean=mean, std=std, device=device))['accuracy']
+        valid = None if test is None else Batches(test, 1000, mean=mean, std=std, device=device)
+        hist = fit(model, train, recipe['epochs'], recipe['lr'], valid=valid, wd=recipe['wd'],
+                   label_smoothing=recipe['label_smoothing'], progress=progress, until=until, checkpoint=checkpoint)
         return dict(kind='supervised', classes=source.classes, mean=mean.tolist(), std=std.tolist(), recipe=recipe,
-                    seed=seed, train_seconds=secs, test_accuracy=acc, history=hist.rows, device=str(train.device))
+                    seed=seed, train_seconds=sum(r['seconds'] for r in hist.rows),
+                    test_accuracy=hist.last.get('valid_acc'), history=hist.rows, device=str(train.device))
+    if until is not None and until < recipe['epochs']:
+        model = build()
+        return model, train_fn(model)
     key = cache_key(kind='supervised', recipe=recipe, seed=seed, n=len(source), classes=source.classes,
-                    shape=list(source.x.shape[1:]), checksum=int(source.x[::97].sum()))
+                    shape=list(source.x.shape[1:]), checksum=int(source.x[::97].sum()),
+                    test=None if test is None else [len(test), int(test.x[::97].sum())], code=supervised_code())
     return cached_model('supervised', key, build, train_fn)
+
+def supervised_code() -> str:
+    "The hash of the code that supervised pretraining runs, a part of its cache key."
+    return code_hash(pretrain_supervised, fit, _train_epoch, evaluate, make_optimizer, one_cycle, set_train_mode,
+                     ResNet, ResBlock, Batches, random_crop_flip)
+
 
 # %% ../nbs/05_pretraining.ipynb #f89f60cd
 class ConvDecoder(nn.Module):
@@ -302,7 +318,9 @@ def pretrain_selfsupervised(source: ImageSet, recipe: dict, kind: str, seed: int
     "Self-supervised pretraining on `source` without labels, cached: a `denoising` AutoEncoder or a `rotation` ResNet. Returns (model, meta)."
     mean, std = channel_stats(source.x)
     resnet = lambda n: ResNet(n, source.x.shape[1], recipe['widths'], recipe['blocks'], recipe['stem_stride'])
-    build = {'denoising': lambda: AutoEncoder(resnet(len(source.classes))), 'rotation': lambda: resnet(4)}[kind]
+    def build():
+        set_seed(seed)
+        return AutoEncoder(resnet(len(source.classes))) if kind == 'denoising' else resnet(4)
     def train_fn(model):
         set_seed(seed)
         train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device,
@@ -316,8 +334,11 @@ def pretrain_selfsupervised(source: ImageSet, recipe: dict, kind: str, seed: int
                        progress=progress)
         return dict(kind=kind, mean=mean.tolist(), std=std.tolist(), recipe=recipe, seed=seed,
                     train_seconds=time.perf_counter() - t0, history=hist.rows, device=str(train.device))
+    code = code_hash(pretrain_selfsupervised, fit, _train_epoch, make_optimizer, one_cycle, set_train_mode, ResNet,
+                     ResBlock, AutoEncoder, ConvDecoder, add_noise, rotate_batch, reconstruction_loss, Batches,
+                     random_crop_flip)
     key = cache_key(kind=kind, recipe=recipe, seed=seed, n=len(source), shape=list(source.x.shape[1:]),
-                    checksum=int(source.x[::97].sum()))
+                    checksum=int(source.x[::97].sum()), code=code)
     return cached_model(kind, key, build, train_fn)
 
 # %% ../nbs/05_pretraining.ipynb #52d0039e
@@ -413,29 +434,48 @@ def print_benchmark(results: list):
         print(f"{r['kind']:<8}{speed:>10,.0f}{speed / bare:>8.2f}x{r['peak_mib']:>10,.0f}")
 
 # %% ../nbs/05_pretraining.ipynb #f82cae98
-def train_shipped_backbone(seed: int = 0, dest=None) -> dict:
-    "Pretrain the `full`-scale recipe on CIFAR-10's 8 source classes and write it, with its model card, into the package."
+LOG_FORMAT = ("one row per epoch: epoch; train_loss and train_acc, the means over the epoch's augmented batches "
+              "(cross-entropy with the recipe's label smoothing, weights changing during the epoch); test_loss and "
+              "test_acc on the source test split after the epoch (evaluation mode; the loss with label smoothing); "
+              "lr, the learning rate after the epoch's last step; seconds, the epoch's training time")
+
+def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None) -> dict:
+    "Pretrain chapter 05's recipe at `scale` on CIFAR-10's 8 source classes; write it, its card and its log into the package."
     from ftbook.data import cifar10_task
-    from ftbook.models import SHIPPED_BACKBONE, backbone_dir
-    import platform
+    from ftbook.models import SHIPPED_BACKBONES, backbone_dir
+    name, recipe = SHIPPED_BACKBONES[scale], pretrain_recipe(scale)
     task = cifar10_task()
     source, _ = transfer_split(task.train, task.target_classes)
-    recipe = pretrain_recipe('full')
-    model, meta = pretrain_supervised(source, recipe, seed=seed, test=select_classes(task.test, source.classes))
+    test = select_classes(task.test, source.classes)
+    model, meta = pretrain_supervised(source, recipe, seed=seed, test=test, checkpoint=checkpoint)
     dest = Path(dest or backbone_dir()); dest.mkdir(parents=True, exist_ok=True)
-    weights = save_checkpoint(dest/SHIPPED_BACKBONE, model, {k: v for k, v in meta.items() if k != 'history'})
-    host = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    card = dict(name=SHIPPED_BACKBONE, architecture=model.config, recipe=recipe, seed=seed,
-                command='make backbone  # = python -c "from ftbook.train import train_shipped_backbone; '
-                        'train_shipped_backbone()"',
-                data='CIFAR-10 training split, the 8 classes that are not cat or dog (40,000 images, '
-                     'random crop + flip); accuracy on the CIFAR-10 test split of the same 8 classes (8,000 images)',
+    weights = save_checkpoint(dest/name, model, {k: v for k, v in meta.items() if k != 'history'})
+    host = f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    log = [dict(epoch=r['epoch'], train_loss=r['train_loss'], train_acc=r['train_acc'], test_loss=r.get('valid_loss'),
+                test_acc=r.get('valid_acc'), lr=r['lr'], seconds=round(r['seconds'], 1)) for r in meta['history']]
+    card = dict(name=name, scale=scale, architecture=model.config, recipe=recipe, seed=seed,
+                command=f'python -c "from ftbook.train import train_shipped_backbone; '
+                        f'train_shipped_backbone({scale!r})"',
+                data=f'CIFAR-10 training split, the 8 classes that are not cat or dog ({len(source):,} images, '
+                     f'random crop + flip); accuracy on the CIFAR-10 test split of the same 8 classes '
+                     f'({len(test):,} images)',
                 classes=meta['classes'], mean=meta['mean'], std=meta['std'], test_accuracy=meta['test_accuracy'],
                 train_seconds=round(meta['train_seconds'], 1),
-                trained_on=f"{meta['device']} ({host}), torch {torch.__version__}",
-                sha256=sha256_file(weights), size_bytes=weights.stat().st_size)
-    atomic_write(dest/f'{SHIPPED_BACKBONE}.card.json', lambda t: t.write_text(json.dumps(card, indent=1)))
-    rows = '\n'.join(f"| {k} | {v} |" for k, v in card.items())
-    text = f"# Model card: {SHIPPED_BACKBONE}\n\n| field | value |\n|---|---|\n{rows}\n"
-    atomic_write(dest/'MODEL_CARD.md', lambda t: t.write_text(text))
+                trained_on=f"{meta['device']} ({host}), torch {torch.__version__}, "
+                           f"{time.strftime('%Y-%m-%d', time.gmtime())}",
+                note=note, log_format=LOG_FORMAT, log=log, sha256=sha256_file(weights), size_bytes=weights.stat().st_size)
+    atomic_write(dest/f'{name}.card.json', lambda t: t.write_text(json.dumps(card, indent=1)))
+    atomic_write(dest/f'{name}.card.md', lambda t: t.write_text(card_markdown(card)))
     return card
+
+def card_markdown(card: dict) -> str:
+    "A model card as Markdown: its fields as a table, then its training log as a table."
+    rows = '\n'.join(f"| {k} | {v} |" for k, v in card.items() if k not in ('log', 'log_format') and v is not None)
+    text = f"# Model card: {card['name']}\n\n| field | value |\n|---|---|\n{rows}\n"
+    if card.get('log'):
+        cols = list(card['log'][0])
+        fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+        text += (f"\n## Training log\n\n{card['log_format']}.\n\n| {' | '.join(cols)} |\n|{'---|' * len(cols)}\n" +
+                 ''.join(f"| {' | '.join(fmt(r[c]) for c in cols)} |\n" for r in card['log']))
+    return text
+
