@@ -14,33 +14,45 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
-from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
+from fastprogress.fastprogress import progress_bar
 
 from .data import (Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
-                         select_classes, set_seed, stratified_split, transfer_split)
+                         select_classes, set_seed, stratified_split)
 from .losses import l2sp_penalty, param_snapshot
-from .models import ResNet
-from .train import History, cache_key, extract_features, fit, predict, pretrain_recipe, pretrain_supervised
+from .metrics import VERDICTS, holm_verdicts, verdict
+from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
+from .train import History, cache_key, extract_features, fit, predict
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'VERDICT_COLOURS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'freeze', 'unfreeze',
+__all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'RESULTS_VERSION', 'SHIFT_STRATEGIES',
+           'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run', 'freeze', 'unfreeze',
            'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'linear_probe',
            'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'plain_batches',
-           'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'choose_learning_rates', 'mean_ci',
-           'results_table', 'format_results', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
-           'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'linear_cka', 'weight_distance',
-           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model', 'table_claims']
+           'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'cross_validate',
+           'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results',
+           'nested_labels', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm',
+           'first_step_gradients', 'run_extras', 'results_path', 'save_results', 'save_finetune_results',
+           'finetune_results', 'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table',
+           'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead',
+           'WeightsUnavailable', 'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
-    "The experiment at `scale`: labels per class (N), seeds at each N, epochs for each N (the budget), batch size, learning rates to choose from."
-    return {'cpu':  dict(ns=(10, 100), seeds={10: tuple(range(5)), 100: tuple(range(5))},
-                         epochs={10: 30, 100: 15}, bs=64, lr_grid=(0.01, 0.03)),
-            'full': dict(ns=(10, 100, 1000, 5000), seeds={10: tuple(range(10)), 100: tuple(range(10)), 1000: tuple(range(5)), 5000: tuple(range(5))},
-                         epochs={10: 60, 100: 30, 1000: 10, 5000: 6}, bs=128, lr_grid=(0.003, 0.01, 0.03, 0.1))}[scale]
+    "The experiment at `scale`: N, seeds per N, epochs per N (equal steps), batch size, learning rates, equivalence margin."
+    return {'cpu':  dict(ns=(10, 100), seeds={10: tuple(range(20)), 100: tuple(range(10))},
+                         epochs={10: 60, 100: 15}, bs=64, lr_grid=(0.01, 0.03), margin=0.02),
+            'full': dict(ns=(10, 100, 1000, 5000), seeds={10: tuple(range(20)), 100: tuple(range(20)), 1000: tuple(range(5)),
+                                                          5000: tuple(range(5))},
+                         epochs={10: 120, 100: 60, 1000: 10, 5000: 6}, bs=128, lr_grid=(0.003, 0.01, 0.03, 0.1), margin=0.02)}[scale]
+
+def steps_per_run(cfg: dict, n: int, n_classes: int = 2) -> int:
+    "Optimiser steps of one run at `n` labels per class: epochs times batches per epoch."
+    return cfg['epochs'][n] * math.ceil(n * n_classes / min(cfg['bs'], n * n_classes))
 
 # %% ../nbs/06_finetuning.ipynb #31ff8015
 def freeze(module: nn.Module):
@@ -180,8 +192,9 @@ def reestimate_bn(model: nn.Module, batches) -> nn.Module:
 
 # %% ../nbs/06_finetuning.ipynb #61c9ba2a
 def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: ImageSet, epochs: int, lr: float, seed: int = 0,
-                 bs: int = 64, mean=None, std=None, augment: bool = True, pad: int = 4, valid: ImageSet = None, device=None, **kw) -> dict:
-    "Fine-tune `backbone` on `labels` with `strategy` and score on `test`; returns accuracy, history, seconds and the model."
+                 bs: int = 64, mean=None, std=None, augment: bool = True, pad: int = 4, valid: ImageSet = None, device=None,
+                 shifted: dict = None, reestimate: bool = False, **kw) -> dict:
+    "Fine-tune `backbone` on `labels` with `strategy`; score on `test` (and each `shifted` set); accuracy, history, model."
     set_seed(seed)
     if strategy == 'from scratch':
         model = ResNet(**{k: v for k, v in backbone.config.items() if k != 'arch'} | dict(n_classes=len(labels.classes)))
@@ -191,20 +204,33 @@ def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: Ima
     model = model.to(device)
     train = Batches(labels, min(bs, len(labels)), shuffle=True, augment=augment, pad=pad, mean=mean, std=std, device=device, seed=seed)
     val = Batches(valid, 1000, mean=mean, std=std, device=device) if valid is not None else None
+    if reestimate: reestimate_bn(model, plain_batches(train))
     t0 = time.perf_counter()
     hist = STRATEGIES[strategy](model, train, epochs, lr, val, **kw)
     seconds, acc, pred = time.perf_counter() - t0, None, None
+    score = lambda ds: predict(model, Batches(ds, 1000, mean=mean, std=std, device=device))
     if test is not None:
-        logits, ys = predict(model, Batches(test, 1000, mean=mean, std=std, device=device))
+        logits, ys = score(test)
         pred = logits.argmax(1)
         acc = (pred == ys).sum().item() / len(ys)
+    shift_acc = {k: (lambda lg, y: (lg.argmax(1) == y).float().mean().item())(*score(ds)) for k, ds in (shifted or {}).items()}
     return dict(strategy=strategy, n=len(labels) // len(labels.classes), seed=seed, lr=lr, accuracy=acc, valid_acc=hist.last.get('valid_acc'),
-                seconds=seconds, history=hist.rows, test_pred=None if pred is None else pred.tolist(), model=model)
+                seconds=seconds, history=hist.rows, test_pred=None if pred is None else pred.tolist(), shift_acc=shift_acc,
+                model=model)
+
+# %% ../nbs/06_finetuning.ipynb #b7c8d902
+def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: int = 0, test: ImageSet = None,
+                   **kw) -> list:
+    "Stratified k-fold cross-validation of `run_finetune(strategy, ...)`: per fold, held-out and `test` accuracy."
+    folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels.y.numpy())
+    runs = [run_finetune(strategy, backbone, labels.subset(tr), test, seed=seed, valid=labels.subset(va), **kw)
+            for tr, va in folds]
+    return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
 
 # %% ../nbs/06_finetuning.ipynb #bb6f4ddc
 def _progress(items):
-    "`items` with a progress bar in a notebook or a terminal, plain otherwise (logs, CI)."
-    return progress_bar(items) if IN_NOTEBOOK or sys.stdout.isatty() else items
+    "`items` with a progress bar in a terminal, plain otherwise (notebooks, logs, CI), so no bar is saved in a page."
+    return progress_bar(items) if sys.stdout.isatty() else items
 
 def choose_learning_rates(backbone: nn.Module, target_train: ImageSet, cfg: dict, mean, std, n: int = 100, seed: int = 0) -> tuple:
     "Each strategy's learning rate from `cfg['lr_grid']`, chosen on a stratified 80/20 split of `n` labels per class: (chosen, scores)."
@@ -216,6 +242,24 @@ def choose_learning_rates(backbone: nn.Module, target_train: ImageSet, cfg: dict
                                          std=std, valid=labels.subset(va))['valid_acc'] for lr in cfg['lr_grid']}
         chosen[name] = max(scores[name], key=scores[name].get)
     return chosen, scores
+
+# %% ../nbs/06_finetuning.ipynb #5f1e0a02
+CORRUPTIONS = ('blur', 'noise', 'contrast', 'jpeg')
+
+def corrupt(x: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
+    "uint8 images (N x 3 x H x W) corrupted by `kind` at one fixed severity: 'blur', 'noise', 'contrast' or 'jpeg'."
+    if kind == 'blur': return TF.gaussian_blur(x, [5, 5], [1.2, 1.2])
+    if kind == 'contrast': return TF.adjust_contrast(x, 0.33)
+    if kind == 'jpeg': return TF.jpeg(x, quality=10)
+    if kind == 'noise':
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)) * 0.1 * 255
+        return (x.float() + noise).round().clamp(0, 255).to(torch.uint8)
+    raise ValueError(f"kind must be one of {CORRUPTIONS}, not {kind!r}")
+
+def shifted_test(test: ImageSet, n_per_class: int = 250, seed: int = 0) -> dict:
+    "{corruption: the same `n_per_class` test images per class, corrupted}: test sets shifted away from the training images."
+    base = sample_per_class(test, n_per_class, seed=seed)
+    return {k: ImageSet(corrupt(base.x, k, seed), base.y, base.classes) for k in CORRUPTIONS}
 
 # %% ../nbs/06_finetuning.ipynb #c50f9dbb
 def mean_ci(values, level: float = 0.95) -> tuple:
@@ -241,14 +285,24 @@ def format_results(table: dict, markdown: bool = False) -> str:
     return '\n'.join([head] + [f"{s:<22}" + ''.join(f"{cell(*d[n]):>16}" for n in ns) for s, d in table.items()])
 
 # %% ../nbs/06_finetuning.ipynb #ac18894f
-def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
-    "Every strategy at every N and seed of `cfg`, at its `chosen` learning rate, scored on `target_test`: the runs, without their models."
-    runs = []
-    for n, seed in _progress([(n, s) for n in cfg['ns'] for s in cfg['seeds'][n]]):
-        labels = sample_per_class(target_train, n, seed=seed)
-        for name in STRATEGIES:
-            r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'], mean=mean, std=std)
-            runs.append({k: v for k, v in r.items() if k != 'model'})
+def nested_labels(train: ImageSet, ns, seed: int) -> dict:
+    "{N: labels per class} drawn with `seed`, each smaller draw taken from inside the next larger one (paired across N)."
+    out, pool = {}, train
+    for n in sorted(ns, reverse=True): pool = out[n] = sample_per_class(pool, n, seed=seed)
+    return out
+
+def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
+                   shifted: dict = None, shift: tuple = ()) -> list:
+    "Every strategy at every N and seed of `cfg`, at its `chosen` learning rate, scored on `target_test`: runs without models."
+    runs, seeds = [], sorted({s for v in cfg['seeds'].values() for s in v})
+    for seed in _progress(seeds):
+        ns = [n for n in cfg['ns'] if seed in cfg['seeds'][n]]
+        for n, labels in sorted(nested_labels(target_train, ns, seed).items()):
+            for name in STRATEGIES:
+                sh = shifted if name in shift and n == max(cfg['ns']) else None
+                r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'],
+                                 mean=mean, std=std, shifted=sh)
+                runs.append({k: v for k, v in r.items() if k != 'model'})
     return runs
 
 # %% ../nbs/06_finetuning.ipynb #5786127c
@@ -266,17 +320,21 @@ def plot_accuracy_vs_n(table: dict, title: str = None):
     return fig
 
 # %% ../nbs/06_finetuning.ipynb #ce78c065
-def gain_table(runs: list, baseline: str = 'from scratch') -> dict:
+def _paired(a: dict, b: dict) -> tuple:
+    "The values of two {seed: value} dicts at their common seeds, in seed order."
+    seeds = sorted(set(a) & set(b))
+    return [a[s] for s in seeds], [b[s] for s in seeds]
+
+def gain_table(runs: list, baseline: str = 'from scratch', margin: float = None) -> dict:
     "{strategy: {n: verdict}} on 'strategy beats `baseline` at N', the test accuracies paired by seed."
-    from ftbook.metrics import verdict
     acc = {}
     for r in runs: acc.setdefault(r['strategy'], {}).setdefault(r['n'], {})[r['seed']] = r['accuracy']
-    return {s: {n: verdict(f"{s} beats {baseline} at N = {n}", [d[k] for k in sorted(d)],
-                           [acc[baseline][n][k] for k in sorted(d)])
+    return {s: {n: verdict(f"{s} beats {baseline} at N = {n}", *_paired(d, acc[baseline][n]), margin=margin)
                 for n, d in sorted(dn.items())} for s, dn in acc.items() if s != baseline}
 
 # %% ../nbs/06_finetuning.ipynb #f4062405
-VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray'}
+VERDICT_COLOURS = {'supported': 'tab:green', 'contradicted': 'tab:red', 'not decided at this scale': 'tab:gray',
+                   'equivalent within the margin': 'tab:blue'}
 
 # %% ../nbs/06_finetuning.ipynb #5b609f56
 def plot_gains(gains: dict, title: str = None):
@@ -295,10 +353,53 @@ def plot_gains(gains: dict, title: str = None):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/06_finetuning.ipynb #f8d85e0c
+def body_gradient_norm(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> float:
+    "Norm of the cross-entropy's gradient on one batch with respect to the parameters of `model.body`."
+    model.train(); model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb).backward()
+    return float(torch.sqrt(sum((p.grad.float() ** 2).sum() for p in model.body.parameters() if p.grad is not None)))
+
+def first_step_gradients(backbone: nn.Module, labels: ImageSet, seed: int, mean, std, bs: int = 64, device=None) -> dict:
+    "The body's gradient norm on the first batch of a run, with the run's random head and with a probe-fitted head."
+    set_seed(seed)
+    device = device or default_device()
+    model = new_head(backbone, len(labels.classes)).to(device)
+    train = Batches(labels, min(bs, len(labels)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
+    xb, yb = next(iter(train))
+    fitted = copy.deepcopy(model)
+    fit_head_by_regression(fitted, train)
+    return dict(random=body_gradient_norm(model, xb, yb), probe=body_gradient_norm(fitted, xb, yb))
+
+# %% ../nbs/06_finetuning.ipynb #9a7b6c03
+EXTRA_VARIANTS = {'same rate after unfreezing': ('freeze then unfreeze', dict(unfreeze_factor=1.0)),
+                  'no augmentation': ('full fine-tuning', dict(augment=False)),
+                  'BatchNorm re-estimated': ('linear probe', dict(reestimate=True))}
+
+def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
+    "The runs the claims need beyond the table, at the largest N and its seeds: `EXTRA_VARIANTS` and first-step gradients."
+    n, out = max(cfg['ns']), []
+    for seed in _progress(cfg['seeds'][n]):
+        labels = nested_labels(target_train, [n], seed)[n]
+        for variant, (name, kw) in EXTRA_VARIANTS.items():
+            r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'],
+                             mean=mean, std=std, **kw)
+            out.append(dict(variant=variant, strategy=name, n=n, seed=seed, accuracy=r['accuracy']))
+        out.append(dict(variant='first-step gradient', n=n, seed=seed,
+                        **first_step_gradients(backbone, labels, seed, mean, std, cfg['bs'])))
+    return out
+
 # %% ../nbs/06_finetuning.ipynb #79d17052
+RESULTS_VERSION = 2  # bump when the experiment's code changes what a saved file means
+
+def _backbone_sha(scale: str) -> str:
+    "The SHA-256 of the packaged backbone of `scale`, from its model card."
+    return json.loads((backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.card.json").read_text())['sha256']
+
 def results_path(scale: str, dataset: str) -> Path:
-    "Where chapter 06 saves its runs for `scale` and `dataset` (the name carries a hash of the experiment's configuration)."
-    return data_dir()/'results'/f'finetune-{dataset}-{scale}-{cache_key(**finetune_config(scale))}.json'
+    "Where chapter 06 saves its runs for `scale` and `dataset` (the name hashes the configuration, backbone and code version)."
+    key = cache_key(**finetune_config(scale), backbone=_backbone_sha(scale), version=RESULTS_VERSION)
+    return data_dir()/'results'/f'finetune-{dataset}-{scale}-{key}.json'
 
 def save_results(path, **parts):
     "Write the experiment's results as JSON, atomically."
@@ -307,38 +408,126 @@ def save_results(path, **parts):
 
 def _jsonable(cfg: dict) -> dict: return json.loads(json.dumps(cfg))
 
-def save_finetune_results(path, runs: list, chosen: dict, lr_scores: dict, cfg: dict, backbone_meta: dict, test: ImageSet):
-    "Save the experiment: runs (with test predictions), learning rates and their scores, config, backbone accuracy and the test labels."
-    save_results(path, runs=runs, chosen_lr=chosen, lr_scores={s: {str(lr): a for lr, a in d.items()} for s, d in lr_scores.items()},
-                 config=_jsonable(cfg), backbone=backbone_meta.get('test_accuracy'), classes=test.classes, test_labels=test.y.tolist())
+def save_finetune_results(path, runs: list, chosen: dict, lr_scores: dict, cfg: dict, card: dict, test: ImageSet,
+                          extras: list = ()):
+    "Save the experiment: runs (with test predictions), extra runs, learning rates, config, backbone and test labels."
+    save_results(path, runs=runs, extras=list(extras), chosen_lr=chosen,
+                 lr_scores={s: {str(lr): a for lr, a in d.items()} for s, d in lr_scores.items()}, config=_jsonable(cfg),
+                 backbone=card.get('test_accuracy'), backbone_name=card.get('name'), classes=test.classes,
+                 test_labels=test.y.tolist())
 
 
 # %% ../nbs/06_finetuning.ipynb #7ba552ae
+SHIFT_STRATEGIES = ('linear probe', 'full fine-tuning', 'freeze then unfreeze', 'LP-FT')
+
 def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     "This chapter's saved results at `scale` (default: `get_scale()`); the experiment is run again when they are absent or stale."
     scale, task = scale or get_scale(), course_task()
     path, cfg = results_path(scale, task.name), finetune_config(scale)
     if path.exists() and not recompute:
         res = json.loads(path.read_text())
-        if res.get('config') == _jsonable(cfg) and 'test_labels' in res: return res
-        print(f"{path} was made with another configuration or an older ftbook: running the experiment again.")
-    source, _ = transfer_split(task.train, task.target_classes)
+        if res.get('config') == _jsonable(cfg) and 'extras' in res: return res
+        print(f"{path.name} was made with another configuration or an older ftbook: running the experiment again.")
     train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
-    backbone, meta = pretrain_supervised(source, pretrain_recipe(scale), seed=0, test=select_classes(task.test, source.classes))
-    chosen, scores = choose_learning_rates(backbone, train, cfg, meta['mean'], meta['std'])
-    save_finetune_results(path, run_strategies(backbone, train, test, cfg, chosen, meta['mean'], meta['std']), chosen, scores, cfg, meta, test)
+    backbone, card = course_backbone(scale)
+    mean, std = card['mean'], card['std']
+    chosen, scores = choose_learning_rates(backbone, train, cfg, mean, std)
+    runs = run_strategies(backbone, train, test, cfg, chosen, mean, std, shifted_test(test), SHIFT_STRATEGIES)
+    extras = run_extras(backbone, train, test, cfg, chosen, mean, std)
+    save_finetune_results(path, runs, chosen, scores, cfg, card, test, extras)
     return json.loads(path.read_text())
 
-# %% ../nbs/06_finetuning.ipynb #ba542b01
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    "Linear centred kernel alignment between two feature matrices (n x d1, n x d2)."
-    x, y = x - x.mean(0), y - y.mean(0)
-    return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+# %% ../nbs/06_finetuning.ipynb #c1a1f002
+def chapter_claims(res: dict) -> list:
+    "The chapter's family of claims from its saved results: each a paired `verdict`, with Holm's correction across the family."
+    runs, extras, m = res['runs'], res['extras'], res['config']['margin']
+    ns = sorted({r['n'] for r in runs}); lo, hi = ns[0], ns[-1]
+    acc = lambda s, n: {r['seed']: r['accuracy'] for r in runs if r['strategy'] == s and r['n'] == n}
+    var = lambda v: {r['seed']: r['accuracy'] for r in extras if r['variant'] == v}
+    ood = lambda s: {r['seed']: float(np.mean(list(r['shift_acc'].values()))) for r in runs
+                     if r['strategy'] == s and r['n'] == hi and r.get('shift_acc')}
+    gain = lambda n: {s: a - acc('from scratch', n)[s] for s, a in acc('freeze then unfreeze', n).items()}
+    grad = {r['seed']: math.log10(r['random'] / r['probe']) for r in extras if r['variant'] == 'first-step gradient'}
+    ftu = 'freeze then unfreeze'
+    spec = [('pretraining at N = lo', f"pretraining helps at N = {lo}: {ftu} beats from scratch", acc(ftu, lo), acc('from scratch', lo)),
+            ('pretraining at N = hi', f"pretraining helps at N = {hi}: {ftu} beats from scratch", acc(ftu, hi), acc('from scratch', hi)),
+            ('scarce', f"pretraining helps most when labels are scarce: its gain is larger at N = {lo} than at N = {hi}", gain(lo), gain(hi)),
+            ('vs probe', f"{ftu} beats the linear probe at N = {hi}", acc(ftu, hi), acc('linear probe', hi)),
+            ('vs full', f"{ftu} beats full fine-tuning at N = {hi}", acc(ftu, hi), acc('full fine-tuning', hi)),
+            ('lower rate', f"a tenfold lower rate after unfreezing beats the same rate ({ftu}, N = {hi})", acc(ftu, hi),
+             var('same rate after unfreezing')),
+            ('LP-FT', f"LP-FT beats the linear probe at N = {hi}", acc('LP-FT', hi), acc('linear probe', hi)),
+            ('L2-SP', f"L2-SP (alpha 0.01) beats full fine-tuning at N = {hi}", acc('L2-SP', hi), acc('full fine-tuning', hi)),
+            ('augmentation', f"augmentation helps full fine-tuning at N = {hi}", acc('full fine-tuning', hi), var('no augmentation')),
+            ('BatchNorm', f"re-estimating BatchNorm statistics on the target helps the linear probe at N = {hi}",
+             var('BatchNorm re-estimated'), acc('linear probe', hi)),
+            ('shift', f"LP-FT keeps accuracy on shifted test images better than full fine-tuning at N = {hi}", ood('LP-FT'),
+             ood('full fine-tuning'))]
+    out = [dict(verdict(claim, *_paired(a, b), margin=m), key=k) for k, claim, a, b in spec]
+    out.append(dict(verdict("a probe-fitted head sends a smaller first-step gradient into the body than a random head",
+                            list(grad.values())), key='gradient', unit='log10 of the ratio', scale=1))
+    return [dict(v, headline=i < 6) for i, v in enumerate(holm_verdicts(out))]
 
-def weight_distance(body: nn.Module, start: dict) -> float:
-    "Relative distance of `body`'s parameters from `start`: ||w - w0|| / ||w0||."
-    num = sum(((p.detach().cpu() - start[k].cpu()) ** 2).sum() for k, p in body.named_parameters())
-    return float(num.sqrt() / sum((v.cpu() ** 2).sum() for v in start.values()).sqrt())
+def format_claims(claims: list, markdown: bool = False) -> str:
+    "The claims as a table: claim, effect with its 95% interval (points unless stated), verdict, Holm-corrected verdict."
+    f = lambda v: (f"{v['effect'] * v.get('scale', 100):+.1f} [{v['low'] * v.get('scale', 100):+.1f}, "
+                   f"{v['high'] * v.get('scale', 100):+.1f}]" + (f" ({v['unit']})" if 'unit' in v else ''))
+    if markdown:
+        return '\n'.join(["| claim | effect, 95% CI (points) | verdict | Holm-corrected |", "|---|---|---|---|"] +
+                         [f"| {'**' if v['headline'] else ''}{v['claim']}{'**' if v['headline'] else ''} | {f(v)} | "
+                          f"{v['verdict']} | {v['verdict_holm']} |" for v in claims])
+    return '\n'.join(f"{'*' if v['headline'] else ' '} {v['claim']}: {f(v)}, {v['verdict']}; Holm: {v['verdict_holm']}"
+                     for v in claims)
+
+# %% ../nbs/06_finetuning.ipynb #e4f5a002
+STRATEGY_WORDS = {VERDICTS[1]: 'worse', VERDICTS[3]: 'equivalent to the best', VERDICTS[2]: 'not shown worse'}
+
+def strategy_table(runs: list, margin: float) -> dict:
+    "{N: {strategy: label, mean and the verdict against the best}}: best, equivalent, not shown worse or worse (Holm per N)."
+    out = {}
+    for n in sorted({r['n'] for r in runs}):
+        acc = {s: {r['seed']: r['accuracy'] for r in runs if r['strategy'] == s and r['n'] == n} for s in STRATEGIES}
+        acc = {s: a for s, a in acc.items() if a}
+        mean = {s: float(np.mean(list(a.values()))) for s, a in acc.items()}
+        best = max(mean, key=mean.get)
+        vs = holm_verdicts([verdict(f"{s} vs {best} at N = {n}", *_paired(acc[s], acc[best]), margin=margin)
+                            for s in acc if s != best])
+        row = {s: dict(label='best', mean=mean[s]) if s == best else None for s in acc}
+        for v, s in zip(vs, [s for s in acc if s != best]):
+            row[s] = dict(label=STRATEGY_WORDS[v['verdict_holm']], mean=mean[s], effect=v['effect'], low=v['low'], high=v['high'])
+        out[n] = row
+    return out
+
+def format_strategy_table(table: dict, markdown: bool = False) -> str:
+    "The which-strategy-when table: each strategy's label and mean test accuracy at each N."
+    ns, names = sorted(table), list(next(iter(table.values())))
+    cell = lambda d: f"{d['label']} ({d['mean']:.1%})"
+    if markdown:
+        return '\n'.join([f"| strategy | {' | '.join(f'N = {n}' for n in ns)} |", '|---' * (len(ns) + 1) + '|'] +
+                         [f"| {s} | {' | '.join(cell(table[n][s]) for n in ns)} |" for s in names])
+    return '\n'.join([f"{'strategy':<22}" + ''.join(f"{f'N = {n}':>32}" for n in ns)] +
+                     [f"{s:<22}" + ''.join(f"{cell(table[n][s]):>32}" for n in ns) for s in names])
+
+# %% ../nbs/06_finetuning.ipynb #e4f5a005
+def strategies_path(scale: str = 'cpu') -> Path:
+    "The packaged which-strategy-when table of the backbone of `scale`."
+    return backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.strategies.json"
+
+def strategy_record(table: dict, cfg: dict, scale: str) -> dict:
+    "What the package keeps of the table: labels, means, the best strategy per N, and what they were measured with."
+    return dict(backbone=SHIPPED_BACKBONES[scale], backbone_sha256=_backbone_sha(scale), config=cache_key(**cfg),
+                labels={str(n): {s: d['label'] for s, d in row.items()} for n, row in table.items()},
+                means={str(n): {s: round(d['mean'], 4) for s, d in row.items()} for n, row in table.items()},
+                recommended={str(n): next(s for s, d in row.items() if d['label'] == 'best') for n, row in table.items()})
+
+def recommended_strategy(n_per_class: int, scale: str = None) -> str:
+    "The best strategy for `n_per_class` labels per class by chapter 06's packaged table (`scale` None: the CPU one)."
+    if n_per_class < 1: raise ValueError(f"n_per_class must be at least 1, not {n_per_class}")
+    path = strategies_path(scale or 'cpu')
+    if not path.exists(): raise FileNotFoundError(f"no packaged strategy table {path.name}: run chapter 06 at that scale to write it.")
+    rec = json.loads(path.read_text())['recommended']
+    ns = sorted(int(n) for n in rec)
+    return rec[str(max([n for n in ns if n <= n_per_class], default=ns[0]))]
 
 # %% ../nbs/06_finetuning.ipynb #9eb0a4fb
 def body_head_splitter(model: nn.Module) -> list:
@@ -360,34 +549,21 @@ class BodyHead(nn.Module):
 class WeightsUnavailable(Exception):
     "Pretrained weights that cannot be found or downloaded; the message says where to put them."
 
+def _home(p) -> str: return str(p).replace(str(Path.home()), '~')
 
-def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str = None) -> BodyHead:
-    "A torchvision ResNet as `BodyHead`, with ImageNet weights (`weights='imagenet'`) or random ones (`None`)."
+def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str = None, download: bool = True) -> BodyHead:
+    "A torchvision ResNet as `BodyHead`, with ImageNet weights (`weights='imagenet'`, from torch's cache or downloaded) or random."
     import torchvision.models as tvm
     if weights not in (None, 'imagenet'): raise ValueError(f"weights must be None or 'imagenet', not {weights!r}")
     w = tvm.get_model_weights(name).DEFAULT if weights == 'imagenet' else None
+    cache = Path(torch.hub.get_dir())/'checkpoints'
+    where = (f"To use them offline, download {w.url} on a machine with internet and put it in {_home(cache)} (torch's cache; "
+             "set TORCH_HOME to move it), or use weights=None.") if w else ''
+    if w and not download and not (cache/Path(w.url).name).exists():
+        raise WeightsUnavailable(f"ImageNet weights for {name} are not in torch's cache. {where}")
     try: net = tvm.get_model(name, weights=w)
     except (urllib.error.URLError, OSError, RuntimeError) as e:
-        cache = Path(torch.hub.get_dir())/'checkpoints'
-        raise WeightsUnavailable(f"ImageNet weights for {name} could not be loaded ({type(e).__name__}: {e}). "
-                                 f"To use them offline, download {w.url} on a machine with internet and put it in "
-                                 f"{cache} (torch's cache; set TORCH_HOME to move it), or use weights=None.") from None
+        raise WeightsUnavailable(f"ImageNet weights for {name} could not be loaded ({type(e).__name__}). {where}") from None
     body = nn.Sequential(*list(net.children())[:-1], nn.Flatten())
     return BodyHead(body, nn.Linear(net.fc.in_features, n_classes), net.fc.in_features,
                     dict(arch=f'torchvision.{name}', n_classes=n_classes, weights=weights))
-
-# %% ../nbs/06_finetuning.ipynb #f46df9ca
-def table_claims(runs: list) -> list:
-    "The articles' claims that the main table decides, each as a `verdict`: paired by seed, or unpaired across N."
-    from ftbook.metrics import verdict
-    acc = lambda s, n: [r['accuracy'] for r in sorted(runs, key=lambda r: r['seed']) if r['strategy'] == s and r['n'] == n]
-    ns = sorted({r['n'] for r in runs})
-    gain = lambda n: np.array(acc('freeze then unfreeze', n)) - np.array(acc('from scratch', n))
-    out = [verdict(f"pretraining helps at N = {n} (freeze then unfreeze vs from scratch)", acc('freeze then unfreeze', n), acc('from scratch', n))
-           for n in ns]
-    out.append(verdict(f"pretraining helps most when labels are scarce (gain at N = {ns[0]} vs N = {ns[-1]})", gain(ns[0]), gain(ns[-1]), paired=False))
-    out.append(verdict(f"freeze then unfreeze is not worse than the linear probe at N = {ns[-1]} (by more than 1 point)",
-                       acc('freeze then unfreeze', ns[-1]), acc('linear probe', ns[-1]), threshold=-0.01))
-    out.append(verdict("LP-FT beats the linear probe at N = 100", acc('LP-FT', 100), acc('linear probe', 100)))
-    out.append(verdict("L2-SP (alpha 0.01) beats full fine-tuning at N = 100", acc('L2-SP', 100), acc('full fine-tuning', 100)))
-    return out

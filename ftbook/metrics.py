@@ -14,17 +14,15 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 from sklearn.metrics import ConfusionMatrixDisplay
-from sklearn.model_selection import StratifiedKFold
 
 from .data import ImageSet, show_images
-from .finetune import run_finetune
 
 # %% auto #0
 __all__ = ['VERDICTS', 'confusion_matrix', 'accuracy', 'plot_confusion', 'precision_recall_f1', 'per_class_metrics',
-           'cross_validate', 'bootstrap_distribution', 'bootstrap_ci', 'binomial_ci', 'decide', 'effect_interval',
-           'verdict', 'format_verdict', 'reliability_bins', 'expected_calibration_error', 'fit_temperature',
-           'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes', 'mcnemar_exact',
-           'paired_bootstrap']
+           'bootstrap_distribution', 'bootstrap_ci', 'binomial_ci', 'decide', 'effect_interval', 'tost', 'verdict',
+           'format_verdict', 'holm', 'holm_verdicts', 'reliability_bins', 'expected_calibration_error',
+           'fit_temperature', 'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes',
+           'mcnemar_exact', 'paired_bootstrap']
 
 # %% ../nbs/08_evaluation.ipynb #06911e93
 def confusion_matrix(y_true, y_pred, n_classes: int = None) -> np.ndarray:
@@ -107,15 +105,6 @@ def per_class_metrics(y_true, y_pred, classes) -> dict:
     return {c: dict(precision=float(p[i]), recall=float(r[i]), f1=float(f[i]), support=int(support[i]))
             for i, c in enumerate(classes)}
 
-# %% ../nbs/08_evaluation.ipynb #470b964e
-def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: int = 0, test: ImageSet = None,
-                   **kw) -> list:
-    "Stratified k-fold cross-validation of `run_finetune(strategy, ...)`: per fold, held-out and `test` accuracy."
-    folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels.y.numpy())
-    runs = [run_finetune(strategy, backbone, labels.subset(tr), test, seed=seed, valid=labels.subset(va), **kw)
-            for tr, va in folds]
-    return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
-
 # %% ../nbs/08_evaluation.ipynb #f31622f6
 def bootstrap_distribution(metric, *arrays, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
     "`metric(*arrays)` on `n_boot` resamples of the rows of `arrays` (with replacement, the same rows for every array)."
@@ -138,15 +127,18 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple:
     return float(lo), float(hi)
 
 # %% ../nbs/08_evaluation.ipynb #43394a11
-VERDICTS = ('supported', 'contradicted', 'not decided at this scale')
+VERDICTS = ('supported', 'contradicted', 'not decided at this scale', 'equivalent within the margin')
 
 # %% ../nbs/08_evaluation.ipynb #e73fe7d9
-def decide(low: float, high: float, threshold: float = 0.0) -> str:
-    "The rule: 'supported' if the interval [low, high] is above `threshold`, 'contradicted' if below, else not decided."
-    return VERDICTS[0] if low > threshold else VERDICTS[1] if high < threshold else VERDICTS[2]
+def decide(low: float, high: float, threshold: float = 0.0, margin: float = None) -> str:
+    "The rule: supported above `threshold`, contradicted below, equivalent inside ±`margin` around it, else not decided."
+    if low > threshold: return VERDICTS[0]
+    if high < threshold: return VERDICTS[1]
+    if margin is not None and threshold - margin < low and high < threshold + margin: return VERDICTS[3]
+    return VERDICTS[2]
 
-def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tuple:
-    "Mean of `a - b` (or of `a`) and its Student t `level` interval, paired or (Welch) unpaired: (effect, low, high, n)."
+def _t_summary(a, b=None, paired: bool = True) -> tuple:
+    "Mean of `a - b`, its standard error, degrees of freedom (paired t or Welch) and the number of pairs or values of `a`."
     a = np.asarray(a, dtype=float)
     b = np.zeros_like(a) if b is None else np.asarray(b, dtype=float)
     if paired and a.shape != b.shape:
@@ -156,22 +148,56 @@ def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tupl
     va, vb = (a.var(ddof=1) / na if na > 1 else np.nan), (b.var(ddof=1) / nb if nb > 1 else 0.0)
     effect, se = a.mean() - (b.mean() if nb else 0.0), math.sqrt(va + vb)
     df = na - 1 if not nb else ((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else na + nb - 2)
+    return float(effect), se, df, int(na)
+
+def effect_interval(a, b=None, paired: bool = True, level: float = 0.95) -> tuple:
+    "Mean of `a - b` (or of `a`) and its Student t `level` interval, paired or (Welch) unpaired: (effect, low, high, n)."
+    effect, se, df, n = _t_summary(a, b, paired)
     half = stats.t.ppf(0.5 + level / 2, df) * se if se == se else np.nan
-    return float(effect), float(effect - half), float(effect + half), int(na)
+    return float(effect), float(effect - half), float(effect + half), n
 
 # %% ../nbs/08_evaluation.ipynb #21b1a8ec
-def verdict(claim: str, a, b=None, threshold: float = 0.0, paired: bool = True, level: float = 0.95) -> dict:
-    "The verdict on `claim`, read as mean(a - b) > `threshold`, from paired (or unpaired) results."
+def tost(a, b=None, margin: float = 0.01, threshold: float = 0.0, paired: bool = True) -> dict:
+    "Two one-sided t tests of `threshold - margin < mean(a - b) < threshold + margin`: each side's p and the larger."
+    effect, se, df, n = _t_summary(a, b, paired)
+    p_above = float(stats.t.sf((effect - (threshold - margin)) / se, df)) if se > 0 else float('nan')
+    p_below = float(stats.t.cdf((effect - (threshold + margin)) / se, df)) if se > 0 else float('nan')
+    return dict(p_above=p_above, p_below=p_below, p=max(p_above, p_below))
+
+def verdict(claim: str, a, b=None, threshold: float = 0.0, paired: bool = True, level: float = 0.95,
+            margin: float = None) -> dict:
+    "The verdict on `claim`, read as mean(a - b) > `threshold` (± `margin` for equivalence), with the p of its decision."
     effect, low, high, n = effect_interval(a, b, paired, level)
+    _, se, df, _ = _t_summary(a, b, paired)
+    v = decide(low, high, threshold, margin)
+    p_dir = float(2 * stats.t.sf(abs(effect - threshold) / se, df)) if se > 0 else float('nan')
+    p_eq = 2 * tost(a, b, margin, threshold, paired)['p'] if margin is not None and se > 0 else float('nan')
+    p = p_eq if v == VERDICTS[3] else p_dir if v != VERDICTS[2] else np.nanmin([p_dir, p_eq, 1.0])
     return dict(claim=claim, effect=effect, low=low, high=high, n=n, threshold=threshold, paired=paired,
-                verdict=decide(low, high, threshold))
+                margin=margin, p=float(p), verdict=v)
 
 def format_verdict(v: dict, unit: str = 'points', scale: float = 100) -> str:
-    "One line: the effect with its interval (times `scale`, in `unit`), the threshold and the verdict."
+    "One line: the effect with its interval (times `scale`, in `unit`), threshold, margin, verdict and Holm's verdict."
     f = lambda x: f"{x * scale:+.1f}"
     pairs = f"{v['n']} {'pairs' if v['paired'] else 'values'}"
+    margin = f", margin ±{v['margin'] * scale:.1f}" if v.get('margin') is not None else ''
+    holm = f"; Holm-corrected: {v['verdict_holm'].upper()}" if 'verdict_holm' in v else ''
     return (f"{v['effect'] * scale:+.1f} {unit}, 95% CI [{f(v['low'])}, {f(v['high'])}] over {pairs} "
-            f"(threshold {f(v['threshold'])}): {v['verdict'].upper()}")
+            f"(threshold {f(v['threshold'])}{margin}): {v['verdict'].upper()}{holm}")
+
+# %% ../nbs/08_evaluation.ipynb #85d9da9e
+def holm(p) -> np.ndarray:
+    "Holm's step-down adjusted p-values of a family of p-values (NaN counts as 1)."
+    p = np.nan_to_num(np.asarray(p, dtype=float), nan=1.0)
+    order = np.argsort(p, kind='stable')
+    adj = np.maximum.accumulate(np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order]))
+    out = np.empty_like(adj); out[order] = adj
+    return out
+
+def holm_verdicts(verdicts: list, alpha: float = 0.05) -> list:
+    "The family of `verdicts` with Holm's adjusted p (`p_holm`) and verdict (`verdict_holm`) added to each."
+    adj = holm([v['p'] for v in verdicts])
+    return [dict(v, p_holm=float(a), verdict_holm=v['verdict'] if a < alpha else VERDICTS[2]) for v, a in zip(verdicts, adj)]
 
 # %% ../nbs/08_evaluation.ipynb #43e70781
 def reliability_bins(confidence, correct, n_bins: int = 15) -> dict:
