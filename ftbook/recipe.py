@@ -18,7 +18,7 @@ __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 
            'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays',
            'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
            'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'finetune_cifar8']
+           'choose_strategy_lr', 'finetune_cifar8', 'lookalike_folder']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import numpy as np
@@ -126,7 +126,7 @@ def register(cls):
     MODALITIES[cls.kind] = cls
     return cls
 
-# %% ../nbs/09_recipe.ipynb #bcc91170
+# %% ../nbs/09_recipe.ipynb #9cb0d5f9
 def modality_for(backbone: str = 'auto', folder=None) -> type:
     "The `Pretrained` class for `backbone`: a checkpoint's own kind; 'auto': the kind most of `folder`'s files are; else who handles it."
     if backbone != 'auto' and Path(backbone).suffix in ('.safetensors', '.json') or Path(str(backbone) + '.safetensors').is_file():
@@ -140,7 +140,7 @@ def modality_for(backbone: str = 'auto', folder=None) -> type:
             if i > 2000: break
             for k, c in MODALITIES.items(): counts[k] += f.suffix.lower() in c.extensions
         if any(counts.values()): return MODALITIES[max(counts, key=counts.get)]
-    for cls in MODALITIES.values():
+    for cls in reversed(list(MODALITIES.values())):  # the latest registered first; ImageModel (first) is the fallback
         if cls.handles(backbone): return cls
     return MODALITIES['image']
 
@@ -784,3 +784,19 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
         raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch checkpoints "
                             "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
     return hist
+
+# %% ../nbs/09_recipe.ipynb #ef0ca49b
+def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: int = 0, size=(500, 375), seed: int = 0) -> Path:
+    "A photo-like folder from CIFAR-10: `n_train` (and `n_test`) images per class, upscaled to `size`, JPEG quality 90."
+    from PIL import Image
+    from ftbook.data import load_cifar10
+    root, rng = Path(root), np.random.default_rng(seed)
+    for split, n in (('train', n_train), ('test', n_test)):
+        if not n: continue
+        ds = load_cifar10(split)
+        for c in classes:
+            d = root/split/c if n_test else root/c
+            d.mkdir(parents=True, exist_ok=True)
+            for i in rng.choice(np.flatnonzero(ds.y.numpy() == ds.classes.index(c)), n, replace=False):
+                Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC).save(d/f'{i:05d}.jpg', quality=90)
+    return root
