@@ -21,10 +21,12 @@ from .models import CheckpointError, ResNet, read_checkpoint, save_checkpoint
 from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, evaluate_folder, finetune_cifar8, finetune_folder,
                            predict_files, prepare_out, write_figure)
 from .train import fit, plot_history, predict, pretrain_recipe, pretrain_supervised
-if importlib.util.find_spec('ftbook.text'): import ftbook.text  # registers the text modality with the recipe
 
 # %% auto #0
 __all__ = ['DEMO', 'demo', 'finetune', 'evaluate', 'predict_images', 'pretrain', 'main']
+
+# %% ../nbs/09_cli.ipynb #f70dcefa
+if importlib.util.find_spec('ftbook.text'): import ftbook.text  # registers the text modality with the recipe
 
 # %% ../nbs/09_cli.ipynb #68e3d38d
 def _save(fig, path):

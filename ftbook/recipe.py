@@ -18,7 +18,7 @@ __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 
            'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays',
            'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
            'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'finetune_cifar8', 'lookalike_folder']
+           'choose_strategy_lr', 'finetune_cifar8', 'lookalike_folder', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import numpy as np
@@ -76,7 +76,7 @@ def prepare_out(out, force: bool = False) -> Path:
 class BadInput(Exception):
     "One input file that cannot be used (unreadable, empty, too large); the message is the reason."
 
-# %% ../nbs/09_recipe.ipynb #caf7cc78
+# %% ../nbs/09_recipe.ipynb #3ada18bd
 class Pretrained:
     "A pretrained model and its inputs: all the recipe asks of a modality. Subclass, fill in, `register`."
     kind: str = ''                      # the registry's name for the modality: 'image', 'text'
@@ -94,7 +94,7 @@ class Pretrained:
         "A batch of preprocessed inputs for `body`."
         return torch.stack(items)
     def body(self, x) -> dict:
-        "The frozen part, in inference mode: {name: batch-first tensor} entering `tail` (the recipe caches it as float16)."
+        "The frozen part, in inference mode: {name: batch-first tensor, same shape for every batch} entering `tail` (cached as float16)."
         raise NotImplementedError
     def save(self, path, head: nn.Linear, meta: dict) -> Path:
         "Write body, tail, `head` and `meta` as `path`.safetensors (atomically) and `path`.json; return the file."
@@ -333,7 +333,7 @@ def input_loader(pretrained: Pretrained, paths: list, labels: list, bs: int = 32
     return DataLoader(InputFiles(pretrained, paths, labels, train), bs, shuffle=train, num_workers=workers, collate_fn=collate,
                       generator=torch.Generator().manual_seed(seed), prefetch_factor=4 if workers else None)
 
-# %% ../nbs/09_recipe.ipynb #9973604b
+# %% ../nbs/09_recipe.ipynb #03edcd86
 @dataclass
 class Activations:
     "What the frozen body gives for one split: {name: float16 tensor}, labels, kept file indices, [(index, error)]."
@@ -346,14 +346,16 @@ class Activations:
 def body_activations(pretrained: Pretrained, paths: list, labels: list, bs: int = 32, workers: int = 0,
                      label: str = 'body') -> Activations:
     "The body's activations for every readable file, streamed batch by batch and kept as float16."
-    parts, ys, kept, errors = {}, [], [], []
+    store, ys, kept, errors, n = {}, [], [], [], 0
     for x, y, idx, err in bar(input_loader(pretrained, paths, labels, bs, workers), label):
         errors += err
         if not idx: continue
-        for k, v in pretrained.body(x).items(): parts.setdefault(k, []).append(v.half())
-        ys.append(y); kept += idx
+        for k, v in pretrained.body(x).items():  # filled in place: no list of batches, no second copy to concatenate
+            if k not in store: store[k] = torch.empty(len(paths), *v.shape[1:], dtype=torch.float16)
+            store[k][n:n + len(v)] = v
+        n += len(idx); ys.append(y); kept += idx
     if not kept: return Activations({}, torch.zeros(0, dtype=torch.long), [], errors)
-    return Activations({k: torch.cat(v) for k, v in parts.items()}, torch.cat(ys), kept, errors)
+    return Activations({k: v[:n] for k, v in store.items()}, torch.cat(ys), kept, errors)
 
 # %% ../nbs/09_recipe.ipynb #469cb12e
 def _files_key(config: dict, files: dict) -> str:
@@ -800,3 +802,33 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
             for i in rng.choice(np.flatnonzero(ds.y.numpy() == ds.classes.index(c)), n, replace=False):
                 Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC).save(d/f'{i:05d}.jpg', quality=90)
     return root
+
+# %% ../nbs/09_recipe.ipynb #7bc5092f
+def _rate(f, n: int) -> float:
+    t0 = time.perf_counter(); f()
+    return n / (time.perf_counter() - t0)
+
+def benchmark(folder, sizes=(160, 192, 224), n_bare: int = 128) -> list:
+    "Per size: bare timm `forward_features` images/s (best of two layouts, batch 32) and the recipe's images/s from the JPEGs in `folder`."
+    import timm
+    files = sorted(p for p in Path(folder).rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS)
+    threads, workers = plan_threads()
+    rows = []
+    with torch_threads(threads), torch.inference_mode():
+        bare = timm.create_model(LITE0_CARD['timm_name'], pretrained=False).eval()
+        for size in sizes:
+            best = 0.0
+            for layout in (torch.contiguous_format, torch.channels_last):
+                m, x = bare.to(memory_format=layout), torch.randn(32, 3, size, size).contiguous(memory_format=layout)
+                m.forward_features(x)
+                best = max(best, _rate(lambda: [m.forward_features(x) for _ in range(n_bare // 32)], n_bare))
+            p = ImageModel(bare, dict(LITE0_CARD, size=size), 'benchmark')
+            body_activations(p, files[:8], [0] * 8, 32, workers)  # warm-up
+            recipe = _rate(lambda: body_activations(p, files, [0] * len(files), 32, workers), len(files))
+            rows.append(dict(size=size, bare=best, recipe=recipe, ratio=recipe / best))
+    return rows
+
+def print_benchmark(rows: list):
+    "The benchmark as a table."
+    print(f"{'size':>5}{'bare timm img/s':>17}{'recipe img/s (JPEG)':>21}{'ratio':>8}")
+    for r in rows: print(f"{r['size']:>5}{r['bare']:>17.0f}{r['recipe']:>21.0f}{r['ratio']:>8.0%}")
