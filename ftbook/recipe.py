@@ -803,7 +803,7 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
                 Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC).save(d/f'{i:05d}.jpg', quality=90)
     return root
 
-# %% ../nbs/09_recipe.ipynb #7bc5092f
+# %% ../nbs/09_recipe.ipynb #b03debb7
 def _rate(f, n: int) -> float:
     t0 = time.perf_counter(); f()
     return n / (time.perf_counter() - t0)
@@ -816,6 +816,7 @@ def benchmark(folder, sizes=(160, 192, 224), n_bare: int = 128) -> list:
     rows = []
     with torch_threads(threads), torch.inference_mode():
         bare = timm.create_model(LITE0_CARD['timm_name'], pretrained=False).eval()
+        bare.config = dict(arch=f"timm.{LITE0_CARD['timm_name']}", n_classes=1000)
         for size in sizes:
             best = 0.0
             for layout in (torch.contiguous_format, torch.channels_last):
