@@ -66,5 +66,7 @@ distclean: clean  ## also remove the virtual environment
 backbone: install  ## maintainers: pretrain the shipped backbone (full-scale recipe) into ftbook/backbones/ with its model card
 	FTBOOK_SCALE=full $(BIN)/python -c "from ftbook.train import train_shipped_backbone; train_shipped_backbone()"
 
-bench: install  ## images/s and peak memory of ftbook's fit, a bare PyTorch loop and fastai's fit_one_cycle
+bench: install  ## images/s: bare timm forward_features vs the recipe from JPEG files per size; ftbook's fit vs PyTorch and fastai
+	@D=$$(mktemp -d) && $(BIN)/python -c "import sys; from ftbook.recipe import lookalike_folder, benchmark, print_benchmark; \
+	  print_benchmark(benchmark(lookalike_folder(sys.argv[1], n_train=256), sizes=(160, 192, 224)))" $$D/photos; rm -rf $$D
 	$(BIN)/python -c "from ftbook.train import benchmark, print_benchmark; print_benchmark(benchmark(n_images=16384, epochs=2))"

@@ -6,72 +6,31 @@ Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fe67992
 from __future__ import annotations
-import argparse, hashlib, json, math, sys, tempfile, time
+import argparse, importlib.util, json, sys, time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
-from safetensors.torch import load_file, save_file
 
-from .data import (Batches, BadImage, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
-                         cifar10_task, default_device, digits_task, find_splits, get_scale, load_image_folder, read_image,
-                         resize_center_crop, sample_per_class, select_classes, set_seed, stratified_split, transfer_split)
-from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_results, new_head, results_table,
-                             run_finetune)
-from .imagenet import (ImageFiles, WeightsError, NonFiniteLoss, bar, body_features, image_loader, imagenet_transform,
-                             lr_find_head, model_preprocessing, suggest_lr, timm_model, train_head)
-from .metrics import (accuracy, binomial_ci, most_confident_mistakes, per_class_metrics, plot_confusion,
-                            plot_mistakes)
-from .models import (CheckpointError, ResNet, load_checkpoint, model_from_config, pretrained_backbone,
-                           read_checkpoint, save_checkpoint)
-from .train import History, evaluate, fit, plot_history, predict, pretrain_recipe, pretrain_supervised
+from .data import (Batches, DataError, atomic_write, channel_stats, cifar10_task, digits_task, get_scale,
+                         load_image_folder, sample_per_class, select_classes, set_seed, transfer_split)
+from .finetune import STRATEGIES, format_results, results_table, run_finetune
+from .imagenet import NonFiniteLoss, WeightsError
+from .metrics import plot_confusion
+from .models import CheckpointError, ResNet, read_checkpoint, save_checkpoint
+from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, evaluate_folder, finetune_cifar8, finetune_folder,
+                           predict_files, prepare_out, write_figure)
+from .train import fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'DEMO', 'CIFAR8', 'UNFROZEN_BS', 'UsageError', 'prepare_out', 'check_option', 'demo',
-           'imagenet_start', 'finetune', 'list_image_files', 'split_files', 'cached_features', 'seconds_per_image',
-           'train_mode_frozen_bn', 'train_unfrozen', 'predict_files', 'accuracy_with_ci', 'body_lr',
-           'finetune_imagenet', 'choose_strategy_lr', 'finetune_cifar8', 'load_for_inference', 'evaluate_folder',
-           'predict_images', 'pretrain', 'main']
+__all__ = ['DEMO', 'demo', 'finetune', 'evaluate', 'predict_images', 'pretrain', 'main']
 
-# %% ../nbs/09_cli.ipynb #7cab8fea
-class UsageError(Exception):
-    "A command line the user can fix; printed as one line, with no traceback."
-
-def prepare_out(out, force: bool = False) -> Path:
-    "Create the output folder `out`; refuse one that holds files unless `force`."
-    out = Path(out)
-    if out.exists() and not out.is_dir(): raise UsageError(f"--out {out} is a file, not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out {out} is not empty. Choose another folder, or pass --force to write into it "
-                         "(files of the same name are replaced; nothing else is deleted).")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out/'.ftbook-write-test'; probe.write_text(''); probe.unlink()
-    except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
-    return out
-
-# %% ../nbs/09_cli.ipynb #3897ee57
-OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
-                 'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
-                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
-
-# %% ../nbs/09_cli.ipynb #12006a2f
-def check_option(name: str, value):
-    "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
-    kind, lo, hi = OPTION_RANGES[name]
-    allowed = f"--{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
-    try: v = float(value)
-    except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.") from None
-    if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)): raise UsageError(f"{allowed}, not {value}.")
-    return kind(v)
+# %% ../nbs/09_cli.ipynb #f70dcefa
+if importlib.util.find_spec('ftbook.text'): import ftbook.text  # registers the text modality with the recipe
 
 # %% ../nbs/09_cli.ipynb #68e3d38d
 def _save(fig, path):
-    if fig is not None: fig.savefig(path, dpi=90, bbox_inches='tight'); plt.close(fig)
+    if fig is not None: write_figure(path, fig)
 
 # %% ../nbs/09_cli.ipynb #3dc2027b
 DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
@@ -126,453 +85,56 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
     _demo_figures(out, table, runs, hist, target_test, mean, std)
     secs = time.perf_counter() - t0
-    (out/'report.md').write_text(f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
+    report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
         f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
         f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
         f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
+    atomic_write(out/'report.md', lambda t: t.write_text(report))
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table)
-
-# %% ../nbs/09_cli.ipynb #30570db1
-CIFAR8 = ('cifar8', 'ftbook')
-
-# %% ../nbs/09_cli.ipynb #9c9554fe
-def _is_checkpoint(backbone: str) -> bool:
-    return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
-
-def imagenet_start(backbone: str, weights: str, n_classes: int) -> tuple:
-    "(model with a new head, preprocessing, description) for a timm backbone name, or a timm checkpoint written by ftbook."
-    if _is_checkpoint(backbone):
-        model, meta = load_for_inference(backbone, device='cpu')
-        model.reset_classifier(n_classes); model.config = dict(model.config, n_classes=n_classes)
-        return model, {k: meta[k] for k in ('size', 'crop_pct', 'mean', 'std')}, f"checkpoint {backbone}"
-    name = 'tf_efficientnet_lite0' if backbone in ('auto', 'efficientnet_lite0') else backbone
-    try: model = timm_model(name, n_classes, None if weights == 'none' else 'imagenet')
-    except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
-    except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
-    packaged = ' (packaged, offline)' if name == 'tf_efficientnet_lite0' else ''
-    source = 'random weights' if weights == 'none' else 'ImageNet weights' + packaged
-    return model, model_preprocessing(model), f"timm {name} with {source}"
 
 # %% ../nbs/09_cli.ipynb #4f82e554
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
-             unfreeze_epochs: int = 2, budget: float = 180.0) -> dict:
-    "Fine-tune on an image folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
+             unfreeze_epochs: int = 3, budget: float = 180.0) -> dict:
+    "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
-    if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
-    if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_timm_checkpoint(backbone)) or strategy == 'from scratch':
+    if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_recipe_checkpoint(backbone)) or strategy == 'from scratch':
         return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
-    return finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers,
-                             unfreeze, unfreeze_epochs, budget, size)
+    return finetune_folder(folder, out, backbone, weights, size, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
+                           unfreeze_epochs, budget).metrics
 
-def _is_timm_checkpoint(path) -> bool:
-    try: return str((read_checkpoint(path)[0].get('config') or {}).get('arch', '')).startswith('timm.')
+def _is_checkpoint(backbone: str) -> bool:
+    return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
+
+def _is_recipe_checkpoint(path) -> bool:
+    "A checkpoint `finetune_folder` can start from: a timm model, or one a registered modality wrote."
+    try: meta = read_checkpoint(path)[0]
     except CheckpointError: return False
-
-# %% ../nbs/09_cli.ipynb #c871a9a8
-def list_image_files(root) -> tuple:
-    "({split: (paths, labels)}, classes, dropped) of an image folder, without decoding: names and contents' hashes only."
-    root = Path(root)
-    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*.jpg")
-    split_dirs = find_splits(root) or {'all': root}
-    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not classes: raise DataError(f"{root} holds no class folders. Put the images of each class in its own folder: {root}/<class>/*.jpg")
-    if len(classes) == 1: raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two: {root}/<class>/*.jpg")
-    splits, dropped, seen = {}, [], {}
-    for split, d in split_dirs.items():
-        paths, labels = [], []
-        for ci, c in enumerate(classes):
-            for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
-                rel = str(f.relative_to(root))
-                if f.name.startswith('.') or f.suffix.lower() not in IMAGE_EXTENSIONS:
-                    dropped.append(Dropped(rel, 'hidden file' if f.name.startswith('.') else f"not an image file ({f.suffix or 'no extension'})")); continue
-                digest = hashlib.sha256(f.read_bytes()).hexdigest()
-                if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
-                seen[digest] = rel; paths.append(f); labels.append(ci)
-        if paths: splits[split] = (paths, labels)
-    if not splits: raise DataError(f"{root} has class folders but no usable images (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
-    return splits, classes, dropped
-
-# %% ../nbs/09_cli.ipynb #43d6f252
-def split_files(splits: dict, valid_pct: float, seed: int) -> dict:
-    "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
-    train = splits.get('train', splits.get('all'))
-    if train is None: raise DataError("the folder has no training images.")
-    counts = np.bincount(train[1])
-    if counts.min() < 2: raise DataError(f"class {int(counts.argmin())} has fewer than 2 usable images; each class needs "
-                                         "at least 2 (one to train, one to validate).")
-    out = {'test': splits['test']} if 'test' in splits else {}
-    if 'valid' in splits: return dict(out, train=train, valid=splits['valid'])
-    tr, va = stratified_split(train[1], max(valid_pct, len(counts) / len(train[1])), seed)
-    pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
-    return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
-
-# %% ../nbs/09_cli.ipynb #48bfd8a9
-def _files_key(arch: str, prep: dict, files: dict) -> str:
-    "A fingerprint of the backbone, its preprocessing and every file's name, size and modification time."
-    h = hashlib.sha256(json.dumps([arch, prep], sort_keys=True, default=str).encode())
-    for split, (paths, labels) in sorted(files.items()):
-        for p, y in zip(paths, labels): st = p.stat(); h.update(f"{split}|{p}|{y}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return h.hexdigest()
-
-def cached_features(out: Path, model, prep: dict, files: dict, bs: int, workers: int, device) -> dict:
-    "{split: (features, labels, kept, errors)} computed once and kept in `out`/features.safetensors; reused when nothing changed."
-    path, key = out/'features.safetensors', _files_key(model.config['arch'], prep, files)
-    if path.exists():
-        from safetensors import safe_open
-        with safe_open(str(path), framework='pt') as f: meta = f.metadata() or {}
-        if meta.get('key') == key:
-            t, errs = load_file(str(path)), json.loads(meta['errors'])
-            print(f"reusing the body features in {path} (same backbone and files)")
-            return {s: (t[f'{s}.x'], t[f'{s}.y'], t[f'{s}.kept'].tolist(), [tuple(e) for e in errs[s]]) for s in files}
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'])
-    feats = {s: body_features(model, image_loader(ImageFiles(p, y, tfm), bs, workers), device, label=f'{s} features')
-             for s, (p, y) in files.items()}
-    tensors = {f'{s}.{k}': v for s, (x, y, kept, _) in feats.items()
-               for k, v in (('x', x), ('y', y), ('kept', torch.tensor(kept, dtype=torch.long)))}
-    save_file(tensors, str(path), metadata=dict(key=key, errors=json.dumps({s: f[3] for s, f in feats.items()})))
-    return feats
-
-# %% ../nbs/09_cli.ipynb #98cea333
-def seconds_per_image(model, xb: torch.Tensor, device) -> float:
-    "Measured seconds for one training step (forward and backward) per image, on a batch like `xb`; the model is left as it was."
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    train_mode_frozen_bn(model.to(device)); xb = xb.to(device)
-    for i in range(2):
-        t0 = time.perf_counter()
-        model(xb).sum().backward()
-        if device.type == 'cuda': torch.cuda.synchronize()
-    model.zero_grad(set_to_none=True); model.load_state_dict(state); model.eval()
-    return (time.perf_counter() - t0) / len(xb)
-
-# %% ../nbs/09_cli.ipynb #5316355d
-def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
-    "Training mode, except BatchNorm layers keep (and use) their pretrained running statistics."
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
-    return model
-
-# %% ../nbs/09_cli.ipynb #81c55e4d
-def train_unfrozen(model, files: tuple, prep: dict, epochs: int, lr: float, bs: int, workers: int, device, seed: int, last_good: str):
-    "Train every layer (BatchNorm statistics kept) with augmentation; stops on a non-finite loss."
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep['crop_pct'], train=True)
-    dl = image_loader(ImageFiles(*files, tfm), bs, workers, shuffle=True, seed=seed)
-    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(dl), pct_start=0.2)
-    model.to(device)
-    for epoch in bar(range(epochs), 'unfrozen epochs'):
-        train_mode_frozen_bn(model)
-        for x, y, _, _ in dl:
-            if len(y) == 0: sched.step(); continue
-            loss = F.cross_entropy(model(x.to(device)), y.to(device))
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"the loss became {loss.item()} in unfrozen epoch {epoch + 1}; "
-                                    f"the last good checkpoint is {last_good}")
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return model.eval()
-
-# %% ../nbs/09_cli.ipynb #910aec2a
-@torch.no_grad()
-def predict_files(model, files: tuple, prep: dict, bs: int = 64, workers: int = None, device=None) -> tuple:
-    "(class probabilities, labels, kept indices, errors) of `model` on image files, streamed."
-    device = device or default_device()
-    tfm = imagenet_transform(prep['size'], prep['mean'], prep['std'], prep.get('crop_pct', 1.0))
-    model.eval().to(device)
-    ps, ys, kept, errors = [], [], [], []
-    for x, y, idx, err in bar(image_loader(ImageFiles(*files, tfm), bs, workers), 'predicting'):
-        errors += err
-        if len(idx): ps.append(model(x.to(device)).float().softmax(1).cpu()); ys.append(y); kept += idx
-    return (torch.cat(ps) if ps else torch.zeros(0, 2)), (torch.cat(ys) if ys else torch.zeros(0, dtype=torch.long)), kept, errors
-
-# %% ../nbs/09_cli.ipynb #6d479064
-def accuracy_with_ci(probs, ys, classes) -> dict:
-    "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
-    pred, y = probs.argmax(1).numpy(), ys.numpy()
-    k, n = int((pred == y).sum()), len(y)
-    lo, hi = binomial_ci(k, n)
-    m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
-    if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                                      "cannot be told apart; add images to this split to tell more.")
-    return m
-
-def _worst_images(files: tuple, probs, ys, kept, classes, k: int = 12):
-    "An ImageSet of the validation images, small, for `plot_mistakes` (only the most confident mistakes are decoded)."
-    idx = most_confident_mistakes(probs.numpy(), ys.numpy(), k)
-    if not len(idx): return None, None
-    x = torch.stack([torch.from_numpy(resize_center_crop(read_image(files[0][kept[i]]), 96)).permute(2, 0, 1) for i in idx])
-    return ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)]
-
-# %% ../nbs/09_cli.ipynb #e07c2241
-def body_lr(head_lr: float, cap: float = 1e-4) -> float:
-    "The unfrozen phase's learning rate: a tenth of the head's, at most `cap`."
-    return min(head_lr / 10, cap)
-
-
-# %% ../nbs/09_cli.ipynb #6bbc03ca
-def finetune_imagenet(folder, out, backbone, weights, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
-                      unfreeze_epochs, budget, size=None) -> dict:
-    "Body features once (cached), a trained head, then the unfrozen model if it pays on validation."
-    t0 = time.perf_counter()
-    splits, classes, dropped = list_image_files(folder)
-    files = split_files(splits, valid_pct, seed)
-    model, prep, described = imagenet_start(backbone, weights, len(classes))
-    if size: prep = dict(prep, size=size)
-    out, device = prepare_out(out, force), default_device()
-    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation images of {len(classes)} classes; "
-          f"{len(dropped)} files left out; starting from {described}, {prep['size']} px; on {device}")
-    feats = cached_features(out, model, prep, files, max(bs, 64), workers, device)
-    dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e) for s, f in feats.items() for i, e in f[3]]
-    (x, y, _, _), (vx, vy, vkept, _) = feats['train'], feats['valid']
-    if len(x) == 0 or len(vx) == 0: raise DataError(f"{folder}: no readable image in the training or validation split.")
-    if lr is None:
-        lr = suggest_lr(*lr_find_head(x, y, len(classes), bs=min(bs, len(x)), seed=seed))
-        print(f"head learning rate {lr:.1e}, chosen by the learning-rate finder (chapter 07)")
-    try: head, hist = train_head(x, y, vx, vy, len(classes), epochs, lr, min(bs, len(x)), seed)
-    except NonFiniteLoss as e: raise NonFiniteLoss(f"{e}; no checkpoint was written (try a smaller --lr).") from None
-    with torch.no_grad(): model.get_classifier().load_state_dict(head.state_dict())
-    meta = dict(classes=classes, **{k: list(v) if isinstance(v, tuple) else v for k, v in prep.items()}, start=described,
-                seed=seed, folder=str(folder), phase='head on frozen body', lr=lr, history=hist.rows)
-    ckpt = save_checkpoint(out/'model', model, meta)
-    with torch.no_grad(): vprobs = head(vx).softmax(1)
-    decision = _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, unfreeze_epochs, body_lr(lr), bs, workers, device,
-                                    seed, budget, ckpt, meta, out)
-    if decision['kept'] == 'unfrozen': vprobs, vy, vkept = decision['valid'][:3]
-    return _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers, t0)
-
-# %% ../nbs/09_cli.ipynb #eb88f4cc
-UNFROZEN_BS = 16  # images per step when every layer trains: activation memory grows with it
-
-
-# %% ../nbs/09_cli.ipynb #bdc54c09
-def _unfreeze_if_it_pays(model, files, prep, vprobs, vy, unfreeze, epochs, lr, bs, workers, device, seed, budget, ckpt,
-                         meta, out) -> dict:
-    "Run the unfrozen phase when asked, or (auto) when its measured cost fits `budget`; keep it only if validation accuracy rises."
-    head_acc = (vprobs.argmax(1) == vy).float().mean().item()
-    n = len(files['train'][0])
-    xb = torch.randn(min(bs, 4), 3, prep['size'], prep['size'])
-    est = seconds_per_image(model, xb, device) * n * epochs * 1.3
-    d = dict(head_valid_acc=head_acc, estimated_seconds=round(est, 1), budget=budget, kept='head', ran=False)
-    if unfreeze == 'no' or (unfreeze == 'auto' and (est > budget or head_acc == 1.0)):
-        d['why'] = ('--unfreeze no' if unfreeze == 'no' else 'the head is already right on every validation image' if head_acc == 1.0
-                    else f"unfreezing would take about {est:.0f} s, over the --budget of {budget:.0f} s")
-        return d
-    backup = {k: v.clone() for k, v in model.state_dict().items()}
-    try: train_unfrozen(model, files['train'], prep, epochs, lr, min(bs, UNFROZEN_BS), workers, device, seed, str(ckpt))
-    except NonFiniteLoss:
-        model.load_state_dict(backup); raise
-    valid = predict_files(model, files['valid'], prep, max(bs, 64), workers, device)
-    acc = (valid[0].argmax(1) == valid[1]).float().mean().item()
-    d.update(ran=True, unfrozen_valid_acc=acc, valid=valid)
-    if acc > head_acc:
-        d['kept'], d['why'] = 'unfrozen', f"unfreezing raised validation accuracy from {head_acc:.1%} to {acc:.1%}"
-        save_checkpoint(out/'model', model, dict(meta, phase=f'unfrozen, {epochs} epochs at lr {lr:g}'))
-    else:
-        d['why'] = f"unfreezing gave {acc:.1%} on validation, not more than the head's {head_acc:.1%}; the head model is kept"
-        model.load_state_dict(backup)
-    return d
-
-# %% ../nbs/09_cli.ipynb #728579f1
-def _write_run(out, folder, model, prep, files, classes, dropped, hist, vprobs, vy, vkept, meta, decision, device, workers,
-               t0) -> dict:
-    "metrics.json, report.md and the figures of a finished run."
-    metrics = dict(valid=accuracy_with_ci(vprobs, vy, classes))
-    if 'test' in files:
-        tp, ty, _, _ = predict_files(model, files['test'], prep, 64, workers, device)
-        if len(ty): metrics['test'] = accuracy_with_ci(tp, ty, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze={k: v for k, v in decision.items() if k != 'valid'},
-                   seconds=round(time.perf_counter() - t0, 1), n_train=len(files['train'][0]), n_valid=metrics['valid']['n'],
-                   dropped=len(dropped), start=meta['start'])
-    atomic_write(out/'metrics.json', lambda t: t.write_text(json.dumps(metrics, indent=1)))
-    _save(plot_history(hist, f"head on {meta['start']}"), out/'learning_curves.png')
-    _save(plot_confusion(vy, vprobs.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
-    worst, wprobs = _worst_images(files['valid'], vprobs, vy, vkept, classes)
-    _save(plot_mistakes(worst, wprobs) if worst is not None else None, out/'worst_predictions.png')
-    atomic_write(out/'report.md', lambda t: t.write_text(_report(folder, metrics, meta, dropped)))
-    line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)"
-    print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '') +
-          f"\nunfrozen phase: {decision['why']}\nwrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
-    return metrics
-
-# %% ../nbs/09_cli.ipynb #4cabbf74
-def _report(folder, metrics, meta, dropped) -> str:
-    "The run's report in Markdown."
-    v = metrics['valid']
-    acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
-                           f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
-    rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
-                     for c, m in v['per_class'].items())
-    test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
-    gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
-    return (f"# ftbook finetune: {folder}\n\nStarted from {meta['start']}, images at {meta['size']} px, seed {meta['seed']}. "
-            f"A head was trained on body features computed once. Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
-            f"{acc(v, 'Validation')}\n\n{test}\n\nTrained on {metrics['n_train']} images; took {metrics['seconds']:.0f} s.\n\n"
-            f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
-            "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n![worst predictions](worst_predictions.png)\n\n"
-            f"## Files left out\n\n{gone}\n")
-
-# %% ../nbs/09_cli.ipynb #cfd447a5
-def _starting_point(backbone: str, weights: str) -> tuple:
-    "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
-    if backbone in CIFAR8 or backbone == 'auto':
-        if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
-        model, card = pretrained_backbone()
-        if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
-        described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
-        return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
-    model, meta = load_checkpoint(backbone)
-    return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
-
-def _split_folder(data, valid_pct: float, seed: int):
-    "(train, valid, test or None) from a loaded folder: its own splits where it has them, else a stratified split."
-    s = data.splits
-    train = s.get('train', s.get('all'))
-    if train is None: raise DataError(f"{data.root} has no training images.\n{data.report()}")
-    few = [c for c, k in train.counts().items() if k < 2]
-    if few: raise DataError(f"class(es) {few} have fewer than 2 usable images in {data.root}; each class needs at least 2 "
-                            f"(one to train, one to validate).\n{data.report()}")
-    if 'valid' in s: return train, s['valid'], s.get('test')
-    tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
-    return train.subset(tr), train.subset(va), s.get('test')
-
-# %% ../nbs/09_cli.ipynb #7d2e417c
-def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, std, seed: int, device) -> tuple:
-    "(lr, {lr: held-out accuracy}): chapter 06's grid and protocol for `strategy`, on 80/20 of the training images."
-    grid = list(finetune_config('cpu')['lr_grid'])
-    if np.bincount(train.y.numpy(), minlength=len(train.classes)).min() < 2: return grid[len(grid) // 2], {}
-    tr, va = stratified_split(train.y, max(0.2, len(train.classes) / len(train)), seed)
-    held = Batches(train.subset(va), 256, mean=mean, std=std, device=device)
-    scores = {}
-    for lr in grid:
-        set_seed(seed)
-        model = build(len(train.classes)).to(device)
-        tb = Batches(train.subset(tr), min(bs, len(tr)), shuffle=True, augment=True, mean=mean, std=std, device=device,
-                     seed=seed)
-        scores[lr] = STRATEGIES[strategy](model, tb, epochs, lr, held).last['valid_acc']
-    return max(scores, key=scores.get), scores
-
-# %% ../nbs/09_cli.ipynb #f39880c9
-def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
-    "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and a chapter-06 strategy."
-    if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
-    t0 = time.perf_counter()
-    if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
-    build, mean, std, described, native = _starting_point(backbone, weights)
-    size = size or native
-    data = load_image_folder(folder, size)
-    out = prepare_out(out, force)
-    train, valid, test = _split_folder(data, valid_pct, seed)
-    classes, device = train.classes, default_device()
-    if mean is None: mean, std = (x.tolist() for x in channel_stats(train.x))
-    print(f"{len(train)} training and {len(valid)} validation images of {len(classes)} classes at {size} px; "
-          f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
-    if lr is None:
-        lr, scores = choose_strategy_lr(build, strategy, train, epochs, bs, mean, std, seed, device)
-        tried = ', '.join(f"{k:g}: {v:.0%}" for k, v in scores.items()) or 'too few images to score, the middle of the grid'
-        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: {tried}")
-    set_seed(seed)
-    model = build(len(classes)).to(device)
-    meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy,
-                start=described, seed=seed, folder=str(folder), lr=lr)
-    tb = Batches(train, min(bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
-    vb = Batches(valid, 256, mean=mean, std=std, device=device)
-    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta)
-    save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
-    return _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
-
-# %% ../nbs/09_cli.ipynb #d533f403
-def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> dict:
-    "metrics.json, report.md and the figures of a finished `--backbone cifar8` run."
-    classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
-    logits, ys = predict(model, vb)
-    metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
-    if test is not None:
-        tb = Batches(test, 256, mean=meta['mean'], std=meta['std'], device=vb.device)
-        metrics['test'] = accuracy_with_ci(predict(model, tb)[0].float().softmax(1), test.y, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=n_train,
-                   n_valid=len(valid), dropped=len(dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
-    atomic_write(out/'metrics.json', lambda t: t.write_text(json.dumps(metrics, indent=1)))
-    _save(plot_history(hist, f"{strategy} from {described}"), out/'learning_curves.png')
-    _save(plot_confusion(ys, logits.argmax(1), classes, 'validation'), out/'confusion_matrix.png')
-    _save(plot_mistakes(valid, logits.float().softmax(1)) or plt.figure(figsize=(3, 1)), out/'worst_predictions.png')
-    atomic_write(out/'report.md', lambda t: t.write_text(_report(folder, metrics, meta, dropped)))
-    print(f"validation accuracy {metrics['accuracy']:.1%}"
-          + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '')
-          + f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
-    return metrics
-
-# %% ../nbs/09_cli.ipynb #d2e7921a
-def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
-    "Run a chapter-06 strategy with per-epoch checkpoints; refuse to keep a model whose loss or weights are not finite."
-    ckpt = out/'model'
-    try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
-    except KeyboardInterrupt:
-        done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
-        where = (f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done
-                 else "no epoch had finished, so no checkpoint was written")
-        raise KeyboardInterrupt(f"training interrupted; {where}.") from None
-    bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
-    if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
-        for f in (out/'model.safetensors', out/'model.json'): f.unlink(missing_ok=True)
-        raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch checkpoints "
-                            "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
-    return hist
-
-# %% ../nbs/09_cli.ipynb #833814a3
-def load_for_inference(checkpoint, device=None) -> tuple:
-    "(model, meta) from an `ftbook finetune` checkpoint (architecture named in its metadata), in evaluation mode."
-    meta, _, _ = read_checkpoint(checkpoint)
-    cfg = meta.get('config') or {}
-    arch = str(cfg.get('arch', ''))
-    if arch.startswith('timm.'):
-        import timm
-        model = timm.create_model(arch[5:], pretrained=False, num_classes=cfg['n_classes']); model.config = cfg
-        model, meta = load_checkpoint(checkpoint, model)
-    else:
-        try: model, meta = load_checkpoint(checkpoint)
-        except ValueError as e: raise CheckpointError(f"{checkpoint}: {e}") from None
-    for k in ('classes', 'mean', 'std', 'size'):
-        if k not in meta: raise CheckpointError(f"{checkpoint} has no {k!r} in its metadata: it is not a checkpoint written by `ftbook finetune`.")
-    if len(meta['classes']) != cfg.get('n_classes', len(meta['classes'])):
-        raise CheckpointError(f"{checkpoint} lists {len(meta['classes'])} classes but its head has {cfg['n_classes']} outputs.")
-    meta.setdefault('crop_pct', 1.0)
-    return model.to(device or default_device()).eval(), meta
+    return 'kind' in meta or str((meta.get('config') or {}).get('arch', '')).startswith('timm.')
 
 # %% ../nbs/09_cli.ipynb #46a00f92
-def evaluate_folder(checkpoint, folder, as_json: bool = False) -> dict:
-    "Accuracy (with its 95% interval) and per-class metrics of a checkpoint on a folder (its `test` split when it has one)."
-    model, meta = load_for_inference(checkpoint)
-    splits, classes, dropped = list_image_files(folder)
-    files = splits.get('test') or splits.get('all') or splits.get('valid') or splits['train']
-    if classes != meta['classes']:
-        raise CheckpointError(f"{checkpoint} was trained on classes {meta['classes']}, but {folder} has {classes}. "
-                              "Evaluate on a folder with the same class folders.")
-    probs, ys, _, errors = predict_files(model, files, meta)
-    if not len(ys): raise DataError(f"no image in {folder} could be read ({len(errors)} unreadable).")
-    m = accuracy_with_ci(probs, ys, classes) | dict(dropped=len(dropped) + len(errors))
-    if as_json: print(json.dumps(m, indent=1))
-    else:
-        print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
-              f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
-        for c, v in m['per_class'].items(): print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
+def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
+    "Print the accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder."
+    m = evaluate_folder(checkpoint, folder)
+    if as_json: print(json.dumps(m, indent=1)); return m
+    print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
+          f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
+    for c, v in m['per_class'].items(): print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
     return m
 
 # %% ../nbs/09_cli.ipynb #0503628a
+def _predict_line(r: dict) -> str:
+    if 'error' in r: return f"{r['image']}: skipped, {r['error']}"
+    flag = f", unlike the training images (score {r['ood_score']:.2f})" if r.get('unlike_training') else ''
+    return f"{r['image']}: {r['prediction']} ({r['probability']:.1%}){flag}"
+
 def predict_images(checkpoint, images, as_json: bool = False) -> list:
-    "The predicted class and its probability for each image file; unreadable files are reported; none readable is an error."
-    model, meta = load_for_inference(checkpoint)
-    probs, _, kept, errors = predict_files(model, (list(images), [0] * len(images)), meta, workers=0)
-    rows = [dict(image=str(p)) for p in images]
-    for j, i in enumerate(kept):
-        rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
-    for i, e in errors: rows[i]['error'] = e
-    if as_json: print(json.dumps(rows, indent=1))
-    else:
-        for r in rows: print(f"{r['image']}: " + (f"{r['prediction']} ({r['probability']:.1%})" if 'prediction' in r else f"skipped, {r['error']}"))
-    if not kept: raise DataError(f"none of the {len(rows)} input(s) could be read as an image; nothing was predicted.")
+    "Print the predicted class, its probability and an unlike-the-training-images flag for each file."
+    rows = predict_files(checkpoint, list(images))
+    print(json.dumps(rows, indent=1) if as_json else '\n'.join(_predict_line(r) for r in rows))
     return rows
 
 # %% ../nbs/09_cli.ipynb #ca4368be
@@ -631,10 +193,11 @@ def _finetune_parser(sub):
                    "finder for the head; cifar8: by chapter 06's grid on a held-out fifth of the training images)")
     f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2,
                    help='validation share when the folder has no valid split (default: %(default)s)')
-    f.add_argument('--workers', type=_opt('workers'), default=None, help='image-decoding processes (default: up to 4)')
-    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train every layer after the head: '
+    f.add_argument('--workers', type=_opt('workers'), default=None,
+                   help='decoding processes (default: none on 2 cores, a quarter of the cores above)')
+    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train the last blocks with the head: '
                    'auto runs it when its measured cost fits --budget (default: %(default)s)')
-    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=2,
+    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=3,
                    help='epochs of the unfrozen phase (default: %(default)s)')
     f.add_argument('--budget', type=_opt('budget'), default=180.0,
                    help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
@@ -647,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser('demo', help="the course's main job, offline, on the embedded digits", description=demo.__doc__)
     d.add_argument('--out', default='ftbook-demo', help='folder for the figures and report (default: %(default)s)')
     f = _finetune_parser(sub)
-    e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate_folder.__doc__)
+    e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
     r = sub.add_parser('predict', help='predict the class of image files', description=predict_images.__doc__)
     r.add_argument('checkpoint'); r.add_argument('images', nargs='+')
@@ -670,7 +233,7 @@ def main(argv=None) -> int:
         elif a.command == 'finetune':
             finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed, a.valid_pct, a.force,
                      a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
-        elif a.command == 'evaluate': evaluate_folder(a.checkpoint, a.folder, a.json)
+        elif a.command == 'evaluate': evaluate(a.checkpoint, a.folder, a.json)
         elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
     except (UsageError, DataError, CheckpointError, WeightsError, NonFiniteLoss) as e:

@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/imagenet.html.md"""
 
 # %% ../nbs/07_imagenet.ipynb #028946fe
 from __future__ import annotations
-import hashlib, sys
+import hashlib, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,10 @@ from .finetune import WeightsUnavailable
 __all__ = ['LITE0_CARD', 'bar', 'WeightsError', 'lite0_weights_file', 'read_lite0_state', 'load_by_order', 'efficientnet_lite0',
            'imagenet_transform', 'imageset_features', 'lr_find_head', 'suggest_lr', 'NonFiniteLoss', 'train_head',
            'ImageFiles', 'image_loader', 'body_features', 'timm_model', 'model_preprocessing']
+
+# %% ../nbs/07_imagenet.ipynb #b7823a25
+# timm imports tqdm.auto, which warns (TqdmWarning: IProgress not found) in a kernel without ipywidgets
+warnings.filterwarnings('ignore', message='IProgress not found')
 
 # %% ../nbs/07_imagenet.ipynb #bd10934b
 def bar(items, comment: str):

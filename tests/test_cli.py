@@ -216,13 +216,15 @@ def test_predict_with_no_readable_input_fails(tmp_path, capsys, lite0_run):
     assert rc == 2 and 'could be read' in err
 
 
+def _poison_body(monkeypatch):
+    "Make the image body return NaN activations, as a broken backbone would."
+    import ftbook.recipe
+    real = ftbook.recipe.ImageModel.body
+    monkeypatch.setattr(ftbook.recipe.ImageModel, 'body', lambda self, x: {k: v * float('nan') for k, v in real(self, x).items()})
+
+
 def test_nan_loss_stops_and_saves_no_model(tmp_path, capsys, monkeypatch):
-    import ftbook.cli
-    real = ftbook.cli.body_features
-    def poisoned(*a, **k):
-        x, y, kept, errs = real(*a, **k)
-        return x * float('nan'), y, kept, errs
-    monkeypatch.setattr(ftbook.cli, 'body_features', poisoned)
+    _poison_body(monkeypatch)
     out = tmp_path / 'out'
     rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1', '--workers', '0')
     assert rc == 2 and ('no checkpoint was written' in err or 'no finite loss' in err) and not (out / 'model.safetensors').exists()
@@ -253,9 +255,7 @@ def test_in_run_test_accuracy_equals_evaluate(tmp_path, capsys):
 
 
 def test_nan_loss_with_given_lr_names_no_checkpoint(tmp_path, capsys, monkeypatch):
-    import ftbook.cli
-    real = ftbook.cli.body_features
-    monkeypatch.setattr(ftbook.cli, 'body_features', lambda *a, **k: (lambda r: (r[0] * float('nan'), *r[1:]))(real(*a, **k)))
+    _poison_body(monkeypatch)
     out = tmp_path / 'out'
     rc, _, err = run(capsys, 'finetune', make_folder(tmp_path / 'p', n=4), '--out', out, '--size', '32', '--epochs', '1',
                      '--workers', '0', '--lr', '0.01')
@@ -267,3 +267,48 @@ def test_interrupt_in_learning_rate_search_says_so(tmp_path, capsys, trained, mo
     monkeypatch.setattr(ftbook.finetune, 'fit', interrupt)
     rc, _, err = run(capsys, 'finetune', trained[0], '--out', tmp_path / 'out', '--size', '32', '--backbone', 'ftbook')
     assert rc == 130 and err == 'ftbook finetune: interrupted.\n'
+
+
+def test_truncated_feature_cache_is_recomputed(lite0_run, capsys):
+    "A cache cut in half (a run killed while writing it, a full disk) is computed again, with a line saying so."
+    root, out = lite0_run
+    f = out / 'features.safetensors'
+    f.write_bytes(f.read_bytes()[:f.stat().st_size // 2])
+    rc, text, _ = run(capsys, 'finetune', root, '--out', out, '--size', '64', '--epochs', '2', '--workers', '0', '--unfreeze', 'no', '--force')
+    assert rc == 0 and 'could not be read' in text and 'computed again' in (out / 'report.md').read_text()
+    rc, text, _ = run(capsys, 'finetune', root, '--out', out, '--size', '64', '--epochs', '2', '--workers', '0', '--unfreeze', 'no', '--force')
+    assert rc == 0 and 'reusing the body features' in text
+
+
+def test_run_files_are_written_atomically(lite0_run, monkeypatch, tmp_path):
+    "Every file of a run goes through a temporary name and a rename: no half-written file under its real name."
+    import os
+    import ftbook.data
+    renamed = []
+    real = os.replace
+    monkeypatch.setattr(ftbook.data.os, 'replace', lambda a, b: (renamed.append(Path(b).name), real(a, b)))
+    root, _ = lite0_run
+    out = tmp_path / 'run'
+    assert main(['finetune', str(root), '--out', str(out), '--size', '64', '--epochs', '2', '--workers', '0', '--unfreeze', 'no']) == 0
+    assert {p.name for p in out.iterdir()} <= set(renamed)
+
+
+def test_class_is_named_in_errors(tmp_path, capsys):
+    folder = make_folder(tmp_path / 'p', classes=('cats', 'dogs'), n=3)
+    for f in list((folder / 'cats').iterdir())[1:]: f.unlink()
+    rc, _, err = run(capsys, 'finetune', folder, '--out', tmp_path / 'out', '--size', '32', '--workers', '0')
+    assert rc == 2 and "class 'cats' has fewer than 2 usable" in err and not (tmp_path / 'out').exists()
+
+
+def test_predict_flags_inputs_unlike_training(tmp_path, capsys, lite0_run):
+    "predict's JSON carries a distance score and a flag with a threshold set on validation."
+    root, out = lite0_run
+    noise = tmp_path / 'stripes.png'  # the training images are noise tinted red or green: smooth blue stripes are unlike them
+    a = np.zeros((64, 64, 3), dtype=np.uint8); a[::8, :, 2] = 255
+    Image.fromarray(a).save(noise)
+    rc, text, _ = run(capsys, 'predict', out / 'model.safetensors', root / 'cat' / '0.jpg', noise, '--json')
+    rows = json.loads(text)
+    assert rc == 0 and all({'ood_score', 'unlike_training'} <= set(r) for r in rows)
+    assert rows[1]['ood_score'] > rows[0]['ood_score'] and rows[1]['unlike_training']
+    rc, text, _ = run(capsys, 'predict', out / 'model.safetensors', noise)
+    assert 'unlike the training images' in text
