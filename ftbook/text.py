@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/text.html.md"""
 
 # %% ../nbs/10_text.ipynb #t10imports
 from __future__ import annotations
-import copy, csv, hashlib, math, os, time, warnings, zipfile
+import copy, csv, hashlib, io, json, math, os, time, warnings, zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,15 +21,18 @@ from sklearn.linear_model import LogisticRegression
 from .data import DataError, atomic_write, data_dir, set_seed, sha256_file
 
 # %% auto #0
-__all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'text_config',
-           'MissingExtra', 'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer',
-           'load_encoder', 'encode', 'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention',
-           'encoder_layer_by_hand', 'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77',
-           'sample_texts_per_class', 'split_test_pool', 'length_batches', 'embed', 'features_key', 'cached_features',
-           'time_threads', 'choose_threads', 'layer_blocks', 'param_groups', 'fit_text', 'predict_proba', 'fit_probe',
+__all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS',
+           'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config', 'MissingExtra',
+           'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer', 'load_encoder', 'encode',
+           'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention', 'encoder_layer_by_hand',
+           'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77', 'sample_texts_per_class',
+           'split_test_pool', 'length_batches', 'embed', 'features_key', 'cached_features', 'time_threads',
+           'choose_threads', 'layer_blocks', 'param_groups', 'fit_text', 'predict_proba', 'fit_probe',
            'head_from_probe', 'fit_tfidf', 'full_finetune_text', 'freeze_then_unfreeze_text', 'layerwise_decay_text',
            'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
-           'verdict_at', 'format_text_verdict', 'plot_verdicts']
+           'verdict_at', 'format_text_verdict', 'plot_verdicts', 'TextTail', 'decode_text', 'TextModel',
+           'read_labelled_file', 'check_classes', 'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences',
+           'finetune_text', 'texts_from_args', 'predict_texts', 'evaluate_texts']
 
 # %% ../nbs/10_text.ipynb #t10config
 def text_config(scale: str) -> dict:
@@ -53,6 +56,7 @@ class MissingExtra(ImportError):
 
 def require_transformers():
     "The `transformers` module, or one line saying how to install ftbook's text extra."
+    os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='IProgress not found')
@@ -419,3 +423,220 @@ def plot_verdicts(verdicts: list, title: str = None):
     if title: ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10_text.ipynb #t10textmodel
+from .recipe import BadInput, Pretrained, UsageError, register
+from .models import read_checkpoint, save_checkpoint
+
+# %% ../nbs/10_text.ipynb #t10textmodel2
+TAIL_LAYERS = 2
+
+class TextTail(nn.Module):
+    "The encoder's last layers (by hand, padding masked) and mean pooling, on cached hidden states and masks."
+    def __init__(self, layers, n_heads: int):
+        super().__init__(); self.layers, self.n_heads = nn.ModuleList(layers), n_heads
+    def forward(self, acts: dict) -> torch.Tensor:
+        h, mask = acts['hidden'], acts['mask'] > 0.5
+        for layer in self.layers: h = encoder_layer_by_hand(layer, h, mask, self.n_heads)[0]
+        return mean_pool(h, mask)
+
+def decode_text(raw: bytes) -> tuple:
+    "(text, whether it had bytes that are not UTF-8): a BOM dropped, bad bytes replaced, Windows line ends made plain."
+    raw = raw[3:] if raw.startswith(b'\xef\xbb\xbf') else raw
+    try: text, bad = raw.decode('utf-8'), False
+    except UnicodeDecodeError: text, bad = raw.decode('utf-8', errors='replace'), True
+    return text.replace('\r\n', '\n').replace('\r', '\n'), bad
+
+@register
+class TextModel(Pretrained):
+    "all-MiniLM-L6-v2 and its sentences, for the recipe: body = embeddings and the first layers, tail = the last layers, pooled."
+    kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
+    def __init__(self, model: TextClassifier, tok, max_len: int = 64, described: str = None):
+        self.model, self.tok, self.max_len = model.eval(), tok, max_len
+        enc = model.body.encoder
+        self.n_heads = enc.config.num_attention_heads
+        self.tail = TextTail(enc.encoder.layer[-TAIL_LAYERS:], self.n_heads)
+        described = described or f"{MODEL_CARD['name']} ({MODEL_CARD['package']} {MODEL_CARD['version']}, packaged, offline)"
+        self.config = dict(kind=self.kind, arch='ftbook.text.TextClassifier', n_features=model.n_features,
+                           preprocessing=dict(max_len=max_len, tail_layers=TAIL_LAYERS), described=described)
+    def read(self, path):
+        text, _ = decode_text(Path(path).read_bytes())
+        if not text.strip(): raise BadInput('empty text')
+        return ' '.join(text.split())
+    def preprocess(self, raw, train: bool = False): return encode(self.tok, [raw], self.max_len)[0]
+    def collate(self, items: list):
+        x, mask = pad_batch(items + [[0] * self.max_len])
+        return x[:-1], mask[:-1]
+    @torch.inference_mode()
+    def body(self, x) -> dict:
+        ids, mask = x
+        enc = self.model.body.encoder
+        h = enc.embeddings(input_ids=ids)
+        for layer in enc.encoder.layer[:-TAIL_LAYERS]: h = encoder_layer_by_hand(layer, h, mask.bool(), self.n_heads)[0]
+        return dict(hidden=h, mask=mask.float())
+    @classmethod
+    def handles(cls, backbone: str) -> bool: return str(backbone).lower() in ('minilm', 'all-minilm-l6-v2', 'text')
+    @classmethod
+    def start(cls, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> TextModel:
+        "all-MiniLM-L6-v2 from its package (`size`: the maximum number of tokens), or a text checkpoint."
+        try:
+            if Path(backbone).suffix in ('.safetensors', '.json') or Path(backbone).exists(): return cls.load(backbone)[0]
+            path = encoder_path()
+            return cls(TextClassifier(load_encoder(path), 2), load_tokenizer(path), size or 64)
+        except (MissingExtra, DataError) as e: raise UsageError(str(e)) from None
+    def save(self, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
+        self.model.head = nn.Linear(head.in_features, head.out_features)
+        self.model.head.load_state_dict(head.state_dict())
+        self.model.config = dict(arch='ftbook.text.TextClassifier', n_classes=head.out_features, max_len=self.max_len)
+        return save_checkpoint(path, self.model, dict(meta, kind=self.kind, max_len=self.max_len), extra)
+    @classmethod
+    def load(cls, path) -> tuple:
+        meta, state, extra = read_checkpoint(path)
+        if meta.get('kind') != 'text' or 'classes' not in meta: raise UsageError(f"{path} is not a text checkpoint of `ftbook finetune`.")
+        model = TextClassifier(load_encoder(), len(meta['classes']))
+        model.load_state_dict(state)
+        return cls(model, load_tokenizer(), meta.get('max_len', 64), meta.get('start')), copy.deepcopy(model.head).eval(), dict(meta, tensors=extra)
+
+# %% ../nbs/10_text.ipynb #t10readfile
+HEADER_NAMES = {'text', 'sentence', 'review', 'query', 'utterance', 'content', 'label', 'labels', 'category', 'class', 'intent',
+                'sentiment', 'target', 'y'}
+TEXT_FILE_SUFFIXES = ('.csv', '.tsv', '.txt')
+MAX_CHARS = 20_000
+
+def _rows(text: str, tsv: bool) -> list:
+    if tsv: return [l.split('\t') for l in text.split('\n') if l.strip()]
+    return [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+
+def read_labelled_file(path) -> tuple:
+    "(texts, labels as strings, counts): a two-column CSV/TSV, text and label in either order, with or without a header."
+    path = Path(path)
+    text, _ = decode_text(path.read_bytes())
+    bad = sum('\ufffd' in l for l in text.split('\n'))
+    tsv = path.suffix.lower() == '.tsv' or '\t' in text.split('\n', 1)[0]
+    rows = [[c.strip() for c in r] for r in _rows(text, tsv)]
+    rows = [r for r in rows if len(r) >= 2 and any(r)]
+    if not rows: raise DataError(f"{path} holds no rows of two columns (text and label); found none.")
+    first, last = {r[0] for r in rows}, {r[-1] for r in rows}
+    label_last = len(last) <= len(first)
+    header = rows[0][-1 if label_last else 0].lower() in HEADER_NAMES or rows[0][0 if label_last else -1].lower() in HEADER_NAMES
+    rows = rows[1:] if header else rows
+    sep = '\t' if tsv else ','
+    texts = [sep.join(r[:-1] if label_last else r[1:]) for r in rows]
+    labels = [r[-1] if label_last else r[0] for r in rows]
+    long = sum(len(t) > MAX_CHARS for t in texts)
+    keep = [i for i, t in enumerate(texts) if t.strip() and labels[i]]
+    return ([texts[i][:MAX_CHARS] for i in keep], [labels[i] for i in keep],
+            dict(rows=len(rows), header=header, not_utf8=bad, blank=len(rows) - len(keep), over_chars=long))
+
+def check_classes(labels: list, where) -> list:
+    "The sorted classes of `labels`; one clear `DataError` when there is only one, or when a class has a single example."
+    classes, counts = sorted(set(labels)), {c: labels.count(c) for c in set(labels)}
+    if len(classes) < 2: raise DataError(f"{where} has a single class ({classes[0] if classes else 'none'!r}); a classifier needs at least two.")
+    few = sorted(c for c, n in counts.items() if n < 2)
+    if few: raise DataError(f"{where}: class {few[0]!r} has a single example; each class needs at least 2 (one to train, one to validate).")
+    return classes
+
+# %% ../nbs/10_text.ipynb #t10finetunetext
+SPLIT_FILES = {'train': ('train', 'training'), 'valid': ('valid', 'validation', 'val', 'dev'), 'test': ('test', 'testing')}
+
+def text_splits(path) -> tuple:
+    "({split: (texts, labels)}, counts) of a labelled file, or of a folder holding train, optional valid and test files."
+    path = Path(path)
+    if path.is_file(): files = {'all': path}
+    else:
+        found = {p.stem.lower(): p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_FILE_SUFFIXES}
+        files = {s: found[n] for s, names in SPLIT_FILES.items() for n in names if n in found}
+        if 'train' not in files: raise DataError(f"{path} holds no train file (train.csv or train.tsv) and no class folders.")
+    splits, counts = {}, {}
+    for s, f in files.items():
+        t, y, c = read_labelled_file(f)
+        splits[s] = (t, y); counts = {k: counts.get(k, 0) + v for k, v in c.items()}
+    return splits, counts
+
+def labelled_folder(splits: dict, root) -> Path:
+    "Write {split: (texts, labels)} as `root`/<split>/<class>/NNNNNN.txt (or `root`/<class>/... for one split)."
+    root = Path(root)
+    for s, (texts, labels) in splits.items():
+        d = root if s == 'all' else root / s
+        for i, (t, y) in enumerate(zip(texts, labels)):
+            f = d / y.replace('/', '_') / f'{i:06d}.txt'
+            f.parent.mkdir(parents=True, exist_ok=True); f.write_text(t, encoding='utf-8')
+    return root
+
+def is_text_input(path) -> bool:
+    "Whether `path` is a labelled text file, or a folder of train/valid/test text files."
+    path = Path(path)
+    if path.is_file(): return path.suffix.lower() in TEXT_FILE_SUFFIXES
+    return path.is_dir() and any(p.is_file() and p.stem.lower() in SPLIT_FILES['train'] and p.suffix.lower() in TEXT_FILE_SUFFIXES
+                                 for p in path.iterdir())
+
+# %% ../nbs/10_text.ipynb #t10finetunetext2
+def worst_sentences(checkpoint, folder, seed: int = 0, valid_pct: float = 0.2, k: int = 10) -> list:
+    "The validation sentences the run's model got most confidently wrong: (text, true class, predicted, probability)."
+    from ftbook.recipe import list_inputs, predict_inputs, split_inputs
+    from ftbook.metrics import most_confident_mistakes
+    pretrained, head, meta = TextModel.load(checkpoint)
+    splits, classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
+    paths, labels = split_inputs(splits, classes, valid_pct, seed)['valid']
+    probs, _, a = predict_inputs(pretrained, head, paths, labels, workers=0)
+    idx = most_confident_mistakes(probs.numpy(), a.y.numpy(), k)
+    return [(pretrained.read(paths[a.kept[i]]), classes[int(a.y[i])], classes[int(probs[i].argmax())], float(probs[i].max())) for i in idx]
+
+def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, valid_pct: float = 0.2, force: bool = False, **kw):
+    "The recipe on a labelled CSV/TSV (or a folder of train/valid/test files): the same run folder as for photos, plus the sentences."
+    from ftbook.recipe import finetune_folder
+    import tempfile
+    splits, counts = text_splits(path)
+    train = splits.get('train', splits.get('all'))
+    classes = check_classes(train[1], path)
+    for s, (_, y) in splits.items():
+        if set(y) - set(classes): raise DataError(f"{path}: the {s} split has classes the training rows lack: {sorted(set(y) - set(classes))[:3]}")
+    with tempfile.TemporaryDirectory(prefix='ftbook-texts-') as tmp:
+        folder = labelled_folder(splits, Path(tmp) / Path(path).stem)
+        run = finetune_folder(folder, out, 'minilm', 'auto', max_len, seed=seed, valid_pct=valid_pct, force=force, **kw)
+        tok = load_tokenizer()
+        n_long = sum(len(i) > (max_len or 64) for t, _ in splits.values() for i in tok(list(t), truncation=False)['input_ids'])
+        worst = worst_sentences(run.paths['model'], folder, seed, valid_pct)
+    note = dict(counts, truncated=n_long, max_len=max_len or 64)
+    run.metrics['texts'] = note
+    rows = '\n'.join(f"| {t[:200].replace('|', '/')} | {y} | {p} | {pr:.1%} |" for t, y, p, pr in worst) or '| none | | | |'
+    extra = (f"\n## The sentences\n\n{note['rows']} rows read; header line: {'yes' if counts['header'] else 'no'}; "
+             f"{note['blank']} blank or unlabelled rows skipped; {note['not_utf8']} lines with bytes that are not UTF-8 (replaced); "
+             f"{n_long} texts longer than {note['max_len']} tokens (truncated).\n\n"
+             f"### Worst-predicted validation sentences\n\n| sentence | label | predicted | probability |\n|---|---|---|---|\n{rows}\n")
+    report = Path(out) / 'report.md'
+    atomic_write(report, lambda p: p.write_text(report.read_text() + extra))
+    m = json.loads((Path(out) / 'metrics.json').read_text())
+    atomic_write(Path(out) / 'metrics.json', lambda p: p.write_text(json.dumps(dict(m, texts=note), indent=1)))
+    print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {note['max_len']} tokens")
+    return run
+
+# %% ../nbs/10_text.ipynb #t10predicttext
+def texts_from_args(items: list) -> list:
+    "Sentences from the command line: each argument, or the lines of an argument that is an existing file."
+    out = []
+    for a in items:
+        p = Path(a)
+        if p.is_file(): out += [l.strip() for l in decode_text(p.read_bytes())[0].split('\n') if l.strip()]
+        else: out.append(a)
+    return out
+
+def predict_texts(checkpoint, items: list) -> list:
+    "[{text, prediction, probability}] for sentences (or files of sentences, one a line) with a text checkpoint."
+    pretrained, head, meta = TextModel.load(checkpoint)
+    texts = texts_from_args(items)
+    if not texts: raise DataError("no sentence to predict.")
+    pretrained.model.head = head
+    probs = predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
+    return [dict(text=t, prediction=meta['classes'][int(p.argmax())], probability=round(float(p.max()), 4)) for t, p in zip(texts, probs)]
+
+def evaluate_texts(checkpoint, path) -> dict:
+    "Accuracy (95% interval) and per-class metrics of a text checkpoint on a labelled CSV/TSV."
+    from ftbook.recipe import accuracy_with_ci
+    pretrained, head, meta = TextModel.load(checkpoint)
+    texts, labels, counts = read_labelled_file(path)
+    unknown = sorted(set(labels) - set(meta['classes']))
+    if unknown: raise DataError(f"{path} has labels the model was not trained on: {unknown[:3]}; it knows {meta['classes']}.")
+    pretrained.model.head = head
+    probs = predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
+    return accuracy_with_ci(probs, torch.tensor([meta['classes'].index(y) for y in labels]), meta['classes']) | dict(texts=counts)
