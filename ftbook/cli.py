@@ -101,10 +101,21 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
     "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
+    if _text() and _text().is_text_input(folder):  # a labelled CSV/TSV, or a folder of train/valid/test files: chapter 10
+        return _text().finetune_text(folder, out, size, seed, valid_pct, force, epochs=epochs, bs=bs, lr=lr, workers=workers,
+                                     unfreeze=unfreeze, unfreeze_epochs=unfreeze_epochs, budget=budget).metrics
     if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_recipe_checkpoint(backbone)) or strategy == 'from scratch':
         return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
     return finetune_folder(folder, out, backbone, weights, size, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
                            unfreeze_epochs, budget).metrics
+
+def _text():
+    "ftbook.text when it is importable (its model needs `pip install 'ftbook[text]'`), else None."
+    return sys.modules.get('ftbook.text')
+
+def _is_text_checkpoint(path) -> bool:
+    try: return read_checkpoint(path)[0].get('kind') == 'text'
+    except CheckpointError: return False
 
 def _is_checkpoint(backbone: str) -> bool:
     return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
@@ -118,7 +129,8 @@ def _is_recipe_checkpoint(path) -> bool:
 # %% ../nbs/09_cli.ipynb #46a00f92
 def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
     "Print the accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder."
-    m = evaluate_folder(checkpoint, folder)
+    text_file = _text() and Path(folder).is_file() and _is_text_checkpoint(checkpoint)
+    m = _text().evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
     if as_json: print(json.dumps(m, indent=1)); return m
     print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
           f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
@@ -133,6 +145,10 @@ def _predict_line(r: dict) -> str:
 
 def predict_images(checkpoint, images, as_json: bool = False) -> list:
     "Print the predicted class, its probability and an unlike-the-training-images flag for each file."
+    if _text() and _is_text_checkpoint(checkpoint):  # sentences, or files of sentences (one a line)
+        rows = _text().predict_texts(checkpoint, list(images))
+        print(json.dumps(rows, indent=1) if as_json else '\n'.join(f"{r['prediction']} ({r['probability']:.1%}): {r['text']}" for r in rows))
+        return rows
     rows = predict_files(checkpoint, list(images))
     print(json.dumps(rows, indent=1) if as_json else '\n'.join(_predict_line(r) for r in rows))
     return rows
@@ -212,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     f = _finetune_parser(sub)
     e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
-    r = sub.add_parser('predict', help='predict the class of image files', description=predict_images.__doc__)
+    r = sub.add_parser('predict', help='predict the class of image files (or sentences)', description=predict_images.__doc__)
     r.add_argument('checkpoint'); r.add_argument('images', nargs='+')
     t = sub.add_parser('pretrain', help="chapter 05's recipe on CIFAR-10 (or a folder)", description=pretrain.__doc__)
     t.add_argument('--folder', default=None, help='pretrain on this image folder instead of CIFAR-10')
