@@ -131,7 +131,7 @@ def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 
         label_smoothing: float = 0.0, groups: list = None, pct_start: float = 0.25, loss_fn=None, batch_tfm=None,
         penalty=None, checkpoint=None, resume: bool = True, meta: dict = None, compile: bool = False,
         progress: bool = True, until: int = None) -> History:
-    "Train `model` on `train` for `epochs` of a one-cycle schedule (stop after epoch `until`); evaluate on `valid`; checkpoint."
+    "Train `model` on `train` for `epochs` of a one-cycle schedule, or until epoch `until`; evaluate; checkpoint."
     device = train.device
     model.to(device).to(memory_format=torch.channels_last)
     loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing))
@@ -251,7 +251,8 @@ def pretrain_supervised(source: ImageSet, recipe: dict, seed: int = 0, test: Ima
     mean, std = channel_stats(source.x)
     def build():
         set_seed(seed)
-        return ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'], recipe['stem_stride'])
+        return ResNet(len(source.classes), source.x.shape[1], recipe['widths'], recipe['blocks'],
+                      recipe['stem_stride'])
     def train_fn(model):
         set_seed(seed)
         train = Batches(source, recipe['bs'], shuffle=True, augment=True, mean=mean, std=std, device=device,
@@ -278,7 +279,7 @@ def supervised_code() -> str:
 
 # %% ../nbs/05_pretraining.ipynb #5c0e7d01
 def compare_to_log(history: list, card: dict, loss_rtol: float = 0.03, acc_tol: float = 0.015) -> dict:
-    "A run's per-epoch `history` against a packaged backbone's `card`: training-loss and final-accuracy gaps, within tolerance?"
+    "A run's per-epoch `history` against a packaged backbone's `card`: loss and final-accuracy gaps, within tolerance?"
     log = {r['epoch']: r for r in card.get('log') or []}
     rows = [r for r in history if r['epoch'] in log]
     loss_gap = max((abs(r['train_loss'] / log[r['epoch']]['train_loss'] - 1) for r in rows), default=None)
@@ -483,7 +484,7 @@ LOG_FORMAT = ("one row per epoch: epoch; train_loss and train_acc, the means ove
               "lr, the learning rate after the epoch's last step; seconds, the epoch's training time")
 
 def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None) -> dict:
-    "Pretrain chapter 05's recipe at `scale` on CIFAR-10's 8 source classes; write it, its card and its log into the package."
+    "Pretrain the recipe at `scale` on CIFAR-10's 8 source classes; write it, its card and its log into the package."
     from ftbook.data import cifar10_task
     from ftbook.models import SHIPPED_BACKBONES, backbone_dir
     name, recipe = SHIPPED_BACKBONES[scale], pretrain_recipe(scale)
@@ -506,7 +507,8 @@ def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkp
                 train_seconds=round(meta['train_seconds'], 1),
                 trained_on=f"{meta['device']} ({host}), torch {torch.__version__}, "
                            f"{time.strftime('%Y-%m-%d', time.gmtime())}",
-                note=note, log_format=LOG_FORMAT, log=log, sha256=sha256_file(weights), size_bytes=weights.stat().st_size)
+                note=note, log_format=LOG_FORMAT, log=log, sha256=sha256_file(weights),
+                size_bytes=weights.stat().st_size)
     atomic_write(dest/f'{name}.card.json', lambda t: t.write_text(json.dumps(card, indent=1)))
     atomic_write(dest/f'{name}.card.md', lambda t: t.write_text(card_markdown(card)))
     return card
