@@ -97,7 +97,7 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
-             unfreeze_epochs: int = 3, budget: float = 180.0) -> dict:
+             unfreeze_epochs: int = 4, budget: float = 180.0) -> dict:
     "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
@@ -213,7 +213,7 @@ def _finetune_parser(sub):
                    help='decoding processes (default: none on 2 cores, a quarter of the cores above)')
     f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train the last blocks with the head: '
                    'auto runs it when its measured cost fits --budget (default: %(default)s)')
-    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=3,
+    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=4,
                    help='epochs of the unfrozen phase (default: %(default)s)')
     f.add_argument('--budget', type=_opt('budget'), default=180.0,
                    help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
