@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
     (lambda p: p / 'missing', 'is not a folder'),
     (lambda p: p, 'no class folders'),
     (lambda p: (make_folder(p, classes=('only',)), p)[1], 'single class'),
-    (lambda p: ([(p / c).mkdir() for c in 'ab'], [(p / c / 'x.txt').write_text('hi') for c in 'ab'], p)[2], 'no usable images'),
+    (lambda p: ([(p / c).mkdir() for c in 'ab'], [(p / c / 'x.dat').write_text('hi') for c in 'ab'], p)[2], 'no usable images'),
 ])
 def test_finetune_bad_folders(tmp_path, capsys, setup, message):
     base = tmp_path / 'in'; base.mkdir()

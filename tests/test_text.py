@@ -89,3 +89,15 @@ def test_folder_of_split_files(tmp_path, capsys, data_home):
     assert rc == 0, err
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert m['test']['n'] == 8 and m['n_train'] + m['n_valid'] == 16
+
+
+def test_class_folders_of_txt(tmp_path, capsys, data_home):
+    d = tmp_path / 'reviews'
+    for name, texts in (('pos', POS[:6]), ('neg', NEG[:6])):
+        (d/name).mkdir(parents=True)
+        for i, t in enumerate(texts): (d/name/f'{i}.txt').write_bytes(b'\xef\xbb\xbf' + t.encode() + b'\r\n')
+    (d/'neg'/'empty.txt').write_text('  \n')
+    rc, o, err = run(capsys, 'finetune', d, '--out', tmp_path / 'run', '--epochs', 2, '--unfreeze', 'no')
+    assert rc == 0, err
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    assert json.loads((tmp_path/'run'/'model.json').read_text())['kind'] == 'text' and m['dropped'] == 1
