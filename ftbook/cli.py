@@ -199,9 +199,10 @@ def _finetune_parser(sub):
                    help='pretrained weights for a timm backbone (default: %(default)s)')
     f.add_argument('--size', type=_opt('size'), default=None,
                    help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
-    f.add_argument('--strategy', default='freeze then unfreeze', choices=list(STRATEGIES),
+    f.add_argument('--strategy', default='freeze then unfreeze', choices=['auto', *STRATEGIES],
                    type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="with --backbone cifar8: chapter 06's strategy; hyphens for spaces work too (default: %(default)s)")
+                   help="with --backbone cifar8: chapter 06's strategy, or auto for the one chapter 06's table recommends "
+                   "for the labels per class; hyphens for spaces work too (default: %(default)s)")
     f.add_argument('--epochs', type=_opt('epochs'), default=12,
                    help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
     f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')

@@ -18,7 +18,7 @@ __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 
            'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays',
            'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
            'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'finetune_cifar8', 'lookalike_folder', 'benchmark', 'print_benchmark']
+           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import numpy as np
@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from .data import (BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
                    default_device, find_splits, load_image_folder, read_image, resize_center_crop, set_seed, sha256_file,
                    stratified_split)
-from .finetune import STRATEGIES, WeightsUnavailable, finetune_config, new_head
+from .finetune import STRATEGIES, WeightsUnavailable, finetune_config, new_head, recommended_strategy
 from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head, model_preprocessing,
                        suggest_lr, timm_model, train_head)
 from .metrics import binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes
@@ -731,10 +731,16 @@ def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, 
         scores[lr] = STRATEGIES[strategy](model, tb, epochs, lr, held).last['valid_acc']
     return max(scores, key=scores.get), scores
 
+# %% ../nbs/09_recipe.ipynb #23c9e4dc
+def auto_strategy(train: ImageSet) -> str:
+    "Chapter 06's recommended strategy for the labels per class of `train` (its smallest class)."
+    return recommended_strategy(int(np.bincount(np.asarray(train.y)).min()))
+
 # %% ../nbs/09_recipe.ipynb #112f3044
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and a chapter-06 strategy."
-    if strategy not in STRATEGIES: raise UsageError(f"--strategy must be one of {list(STRATEGIES)}, not {strategy!r}")
+    if strategy not in (*STRATEGIES, 'auto'):
+        raise UsageError(f"--strategy must be auto or one of {list(STRATEGIES)}, not {strategy!r}")
     t0 = time.perf_counter()
     if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
     build, mean, std, described, native = _starting_point(backbone, weights)
@@ -743,6 +749,7 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
     out = prepare_out(out, force)
     train, valid, test = _split_folder(data, valid_pct, seed)
     classes, device = train.classes, default_device()
+    if strategy == 'auto': strategy = auto_strategy(train)
     if mean is None: mean, std = (x.tolist() for x in channel_stats(train.x))
     print(f"{len(train)} training and {len(valid)} validation images of {len(classes)} classes at {size} px; "
           f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")

@@ -312,3 +312,13 @@ def test_predict_flags_inputs_unlike_training(tmp_path, capsys, lite0_run):
     assert rows[1]['ood_score'] > rows[0]['ood_score'] and rows[1]['unlike_training']
     rc, text, _ = run(capsys, 'predict', out / 'model.safetensors', noise)
     assert 'unlike the training images' in text
+
+
+def test_strategy_auto_follows_chapter_06(tmp_path, capsys):
+    "--strategy auto picks the strategy chapter 06's packaged table recommends for the labels per class."
+    root = make_folder(tmp_path / 'photos', n=10)
+    rc, out, _ = run(capsys, 'finetune', root, '--out', tmp_path / 'out', '--backbone', 'cifar8', '--strategy', 'auto',
+                     '--epochs', '1', '--lr', '0.01')
+    assert rc == 0
+    chosen = json.loads((tmp_path / 'out' / 'model.json').read_text())['strategy']
+    assert chosen in ftbook.finetune.STRATEGIES and f"strategy: {chosen}" in out
