@@ -83,6 +83,7 @@ class Pretrained:
     extensions: frozenset = frozenset() # file suffixes it reads, lower case with the dot
     config: dict                        # JSON-able: kind, arch, n_features, preprocessing, described (one line)
     tail: nn.Module                     # the trainable last part: tail(acts) -> pooled features [B, n_features]
+    tail_lr_cap: float = 1e-3           # the highest rate the tail trains at when it is unfrozen
 
     def read(self, path):
         "Decode one input file (runs in loader workers); raise `BadInput` with the reason when it cannot be used."
@@ -473,7 +474,7 @@ def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: 
     return (time.perf_counter() - t0) / (epochs * len(a))
 
 # %% ../nbs/09_recipe.ipynb #ebfd2b90
-UNFREEZE = dict(epochs=4, lr_factor=0.25, lr_cap=1e-3)  # measured on the 4,000-photo look-alike folder: see recipe-numbers
+UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike folder
 
 def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations, mode: str = 'auto',
                         epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32, budget: float = 180.0,
@@ -494,7 +495,7 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
         d['why'] = ('the head is already right on every validation image' if d['head_valid_acc'] == 1.0
                     else f"training the tail would take about {est:.0f} s, over the --budget of {budget:.0f} s")
         return d
-    lr = min(head_lr * UNFREEZE['lr_factor'], UNFREEZE['lr_cap'])
+    lr = min(head_lr * UNFREEZE['lr_factor'], pretrained.tail_lr_cap)
     t0 = time.perf_counter()
     train_tail(pretrained, head, train, epochs, lr, bs, seed)
     right = (head(pooled_features(pretrained, valid)).argmax(1) == valid.y)
@@ -650,7 +651,8 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
     figures = {'learning_curves.png': plot_history(hist, f"head on {described}"),
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
                'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept, classes)}
-    paths = dict(model=ckpt, features=out/'features.safetensors') | write_run(out, metrics, report_text(folder, metrics, meta, dropped, notes), figures)
+    report = report_text(folder, metrics, meta, dropped, notes)
+    paths = dict(model=ckpt, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {cls.noun})"
     print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '')
           + f"\nunfrozen phase: {decision['why']}\nwrote {', '.join(p.name for p in paths.values())} to {out} "

@@ -357,8 +357,9 @@ FT_STRATEGIES = {'full fine-tuning': full_finetune_text, 'freeze then unfreeze':
 def text_data(texts, y, test_idx, pool_idx, x_test, x_pool, tok, max_len: int = 64) -> dict:
     "The experiment's inputs in one record: texts, labels, cached features and token ids of the test split and the pool."
     y = np.asarray(y)
-    return dict(texts_test=[texts[i] for i in test_idx], y_test=y[test_idx], x_test=x_test, ids_test=encode(tok, [texts[i] for i in test_idx], max_len),
-                texts_pool=[texts[i] for i in pool_idx], y_pool=y[pool_idx], x_pool=x_pool, ids_pool=encode(tok, [texts[i] for i in pool_idx], max_len),
+    texts_test, texts_pool = [texts[i] for i in test_idx], [texts[i] for i in pool_idx]
+    return dict(texts_test=texts_test, y_test=y[test_idx], x_test=x_test, ids_test=encode(tok, texts_test, max_len),
+                texts_pool=texts_pool, y_pool=y[pool_idx], x_pool=x_pool, ids_pool=encode(tok, texts_pool, max_len),
                 n_classes=int(y.max()) + 1)
 
 def run_text_strategy(name: str, encoder: nn.Module, d: dict, idx, cfg: dict, seed: int = 0) -> dict:
@@ -451,6 +452,7 @@ def decode_text(raw: bytes) -> tuple:
 class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = embeddings and the first layers, tail = the last layers, pooled."
     kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
+    tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019); 1e-3 undid them
     def __init__(self, model: TextClassifier, tok, max_len: int = 64, described: str = None):
         self.model, self.tok, self.max_len = model.eval(), tok, max_len
         enc = model.body.encoder
