@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fe67992
 from __future__ import annotations
-import argparse, importlib.util, json, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,7 +26,7 @@ from .train import fit, plot_history, predict, pretrain_recipe, pretrain_supervi
 __all__ = ['DEMO', 'demo', 'finetune', 'evaluate', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #f70dcefa
-if importlib.util.find_spec('ftbook.text'): import ftbook.text  # registers the text modality with the recipe
+import ftbook.text  # registers the text modality with the recipe (transformers is imported only when text is used)
 
 # %% ../nbs/09_cli.ipynb #68e3d38d
 def _save(fig, path):

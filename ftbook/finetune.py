@@ -243,9 +243,10 @@ def choose_learning_rates(backbone: nn.Module, target_train: ImageSet, cfg: dict
         chosen[name] = max(scores[name], key=scores[name].get)
     return chosen, scores
 
-# %% ../nbs/06_finetuning.ipynb #5f1e0a02
+# %% ../nbs/06_finetuning.ipynb #02a6faaf
 CORRUPTIONS = ('blur', 'noise', 'contrast', 'jpeg')
 
+# %% ../nbs/06_finetuning.ipynb #5f1e0a02
 def corrupt(x: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
     "uint8 images (N x 3 x H x W) corrupted by `kind` at one fixed severity: 'blur', 'noise', 'contrast' or 'jpeg'."
     if kind == 'blur': return TF.gaussian_blur(x, [5, 5], [1.2, 1.2])
@@ -371,11 +372,12 @@ def first_step_gradients(backbone: nn.Module, labels: ImageSet, seed: int, mean,
     fit_head_by_regression(fitted, train)
     return dict(random=body_gradient_norm(model, xb, yb), probe=body_gradient_norm(fitted, xb, yb))
 
-# %% ../nbs/06_finetuning.ipynb #9a7b6c03
+# %% ../nbs/06_finetuning.ipynb #85f32bbd
 EXTRA_VARIANTS = {'same rate after unfreezing': ('freeze then unfreeze', dict(unfreeze_factor=1.0)),
                   'no augmentation': ('full fine-tuning', dict(augment=False)),
                   'BatchNorm re-estimated': ('linear probe', dict(reestimate=True))}
 
+# %% ../nbs/06_finetuning.ipynb #9a7b6c03
 def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
     "The runs the claims need beyond the table, at the largest N and its seeds: `EXTRA_VARIANTS` and first-step gradients."
     n, out = max(cfg['ns']), []
@@ -389,9 +391,10 @@ def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
                         **first_step_gradients(backbone, labels, seed, mean, std, cfg['bs'])))
     return out
 
-# %% ../nbs/06_finetuning.ipynb #79d17052
+# %% ../nbs/06_finetuning.ipynb #d229d06b
 RESULTS_VERSION = 2  # bump when the experiment's code changes what a saved file means
 
+# %% ../nbs/06_finetuning.ipynb #79d17052
 def _backbone_sha(scale: str) -> str:
     "The SHA-256 of the packaged backbone of `scale`, from its model card."
     return json.loads((backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.card.json").read_text())['sha256']
@@ -416,10 +419,10 @@ def save_finetune_results(path, runs: list, chosen: dict, lr_scores: dict, cfg: 
                  backbone=card.get('test_accuracy'), backbone_name=card.get('name'), classes=test.classes,
                  test_labels=test.y.tolist())
 
-
-# %% ../nbs/06_finetuning.ipynb #7ba552ae
+# %% ../nbs/06_finetuning.ipynb #e9c0c6f9
 SHIFT_STRATEGIES = ('linear probe', 'full fine-tuning', 'freeze then unfreeze', 'LP-FT')
 
+# %% ../nbs/06_finetuning.ipynb #7ba552ae
 def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     "This chapter's saved results at `scale` (default: `get_scale()`); the experiment is run again when they are absent or stale."
     scale, task = scale or get_scale(), course_task()
@@ -479,9 +482,10 @@ def format_claims(claims: list, markdown: bool = False) -> str:
     return '\n'.join(f"{'*' if v['headline'] else ' '} {v['claim']}: {f(v)}, {v['verdict']}; Holm: {v['verdict_holm']}"
                      for v in claims)
 
-# %% ../nbs/06_finetuning.ipynb #e4f5a002
+# %% ../nbs/06_finetuning.ipynb #d4dbc022
 STRATEGY_WORDS = {VERDICTS[1]: 'worse', VERDICTS[3]: 'equivalent to the best', VERDICTS[2]: 'not shown worse'}
 
+# %% ../nbs/06_finetuning.ipynb #e4f5a002
 def strategy_table(runs: list, margin: float) -> dict:
     "{N: {strategy: label, mean and the verdict against the best}}: best, equivalent, not shown worse or worse (Holm per N)."
     out = {}

@@ -44,11 +44,12 @@ from .train import History, plot_history, predict
 class UsageError(Exception):
     "A request the user can fix (an option out of range, an output folder in use); one line, no traceback."
 
-# %% ../nbs/09_recipe.ipynb #56d6eb00
+# %% ../nbs/09_recipe.ipynb #9cb78e70
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
                  'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
 
+# %% ../nbs/09_recipe.ipynb #56d6eb00
 def check_option(name: str, value):
     "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
     kind, lo, hi = OPTION_RANGES[name]
@@ -122,9 +123,10 @@ class Pretrained:
         "Pooled features of cached activations, without gradients."
         with torch.no_grad(): return self.tail.eval()(acts).float()
 
-# %% ../nbs/09_recipe.ipynb #5afcd8e3
+# %% ../nbs/09_recipe.ipynb #381aa091
 MODALITIES = {}
 
+# %% ../nbs/09_recipe.ipynb #5afcd8e3
 def register(cls):
     "Class decorator: make a `Pretrained` subclass available to `finetune_folder` and the command line."
     MODALITIES[cls.kind] = cls
@@ -429,6 +431,9 @@ def fit_head(x, y, vx, vy, n_classes: int, epochs: int = 12, lr: float = None, b
     except NonFiniteLoss as e: raise NonFiniteLoss(f"{e}; no checkpoint was written (try a smaller --lr).") from None
     return head.eval(), hist, lr
 
+# %% ../nbs/09_recipe.ipynb #92cd6538
+OOD_QUANTILE = 0.95  # the flag's threshold: this share of validation images score below it
+
 # %% ../nbs/09_recipe.ipynb #ef153ec0
 def ood_fit(feats: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
     "Each class's mean direction of the (L2-normalised) training features: [n_classes, n_features]."
@@ -439,7 +444,6 @@ def ood_score(feats: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     "How far each input is from every training class: 1 minus the cosine similarity to the nearest class mean."
     return 1 - (F.normalize(feats.float(), dim=1) @ means.T).max(1).values
 
-OOD_QUANTILE = 0.95  # the flag's threshold: this share of validation images score below it
 
 def ood_threshold(valid_scores: torch.Tensor, q: float = OOD_QUANTILE) -> float:
     "The score above which an input is flagged as unlike the training classes: the `q` quantile on validation."
@@ -473,9 +477,10 @@ def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: 
     pretrained.tail.eval(); head.eval()
     return (time.perf_counter() - t0) / (epochs * len(a))
 
-# %% ../nbs/09_recipe.ipynb #ebfd2b90
+# %% ../nbs/09_recipe.ipynb #d0dbd433
 UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike folder
 
+# %% ../nbs/09_recipe.ipynb #ebfd2b90
 def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations, mode: str = 'auto',
                         epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32, budget: float = 180.0,
                         seed: int = 0) -> dict:

@@ -348,6 +348,8 @@ def layerwise_decay_text(model, ids, y, x, cfg, seed=0):
     return fit_text(model, ids, y, _epochs(cfg, len(ids) // model.head.out_features),
                     param_groups(model, cfg['lr'], cfg['decay']), cfg['bs'], seed)
 
+
+# %% ../nbs/10_text.ipynb #64471a16
 CHEAP_STRATEGIES = ('TF-IDF + logistic regression', 'frozen probe')
 FT_STRATEGIES = {'full fine-tuning': full_finetune_text, 'freeze then unfreeze': freeze_then_unfreeze_text,
                  'freeze then unfreeze, same rate': lambda *a, **k: freeze_then_unfreeze_text(*a, **k, unfreeze_factor=1.0),
@@ -429,9 +431,10 @@ def plot_verdicts(verdicts: list, title: str = None):
 from .recipe import BadInput, Pretrained, UsageError, register
 from .models import read_checkpoint, save_checkpoint
 
-# %% ../nbs/10_text.ipynb #t10textmodel2
-TAIL_LAYERS = 2
+# %% ../nbs/10_text.ipynb #37852869
+TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
 
+# %% ../nbs/10_text.ipynb #t10textmodel2
 class TextTail(nn.Module):
     "The encoder's last layers (by hand, padding masked) and mean pooling, on cached hidden states and masks."
     def __init__(self, layers, n_heads: int):
@@ -499,12 +502,13 @@ class TextModel(Pretrained):
         model.load_state_dict(state)
         return cls(model, load_tokenizer(), meta.get('max_len', 64), meta.get('start')), copy.deepcopy(model.head).eval(), dict(meta, tensors=extra)
 
-# %% ../nbs/10_text.ipynb #t10readfile
+# %% ../nbs/10_text.ipynb #2a7a5c72
 HEADER_NAMES = {'text', 'sentence', 'review', 'query', 'utterance', 'content', 'label', 'labels', 'category', 'class', 'intent',
                 'sentiment', 'target', 'y'}
 TEXT_FILE_SUFFIXES = ('.csv', '.tsv', '.txt')
 MAX_CHARS = 20_000
 
+# %% ../nbs/10_text.ipynb #t10readfile
 def _rows(text: str, tsv: bool) -> list:
     if tsv: return [l.split('\t') for l in text.split('\n') if l.strip()]
     return [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
@@ -538,9 +542,10 @@ def check_classes(labels: list, where) -> list:
     if few: raise DataError(f"{where}: class {few[0]!r} has a single example; each class needs at least 2 (one to train, one to validate).")
     return classes
 
-# %% ../nbs/10_text.ipynb #t10finetunetext
+# %% ../nbs/10_text.ipynb #70d43154
 SPLIT_FILES = {'train': ('train', 'training'), 'valid': ('valid', 'validation', 'val', 'dev'), 'test': ('test', 'testing')}
 
+# %% ../nbs/10_text.ipynb #t10finetunetext
 def text_splits(path) -> tuple:
     "({split: (texts, labels)}, counts) of a labelled file, or of a folder holding train, optional valid and test files."
     path = Path(path)
