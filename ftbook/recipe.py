@@ -6,19 +6,20 @@ Docs: https://ftbook.github.io/ftbook/recipe.html.md"""
 
 # %% ../nbs/09_recipe.ipynb #ecbe17cc
 from __future__ import annotations
-import copy, hashlib, json, math, os, time
+import copy, ctypes, hashlib, json, math, os, platform, time
 from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 'UsageError', 'check_option', 'prepare_out',
            'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm', 'body_chunk', 'ImageModel',
-           'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'Activations',
-           'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features', 'fit_head',
-           'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays',
-           'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
-           'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'benchmark', 'print_benchmark']
+           'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'map_large_buffers',
+           'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features',
+           'fit_head', 'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
+           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads',
+           'write_figure', 'worst_figure', 'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder',
+           'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'benchmark',
+           'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import numpy as np
@@ -345,6 +346,12 @@ def input_loader(pretrained: Pretrained, paths: list, labels: list, bs: int = 32
     return DataLoader(InputFiles(pretrained, paths, labels, train), bs, shuffle=train, num_workers=workers, collate_fn=collate,
                       generator=torch.Generator().manual_seed(seed), prefetch_factor=4 if workers else None)
 
+# %% ../nbs/09_recipe.ipynb #b569bca8
+def map_large_buffers(threshold: int = 128 * 1024):
+    "Fix glibc's mmap threshold, so freed decode buffers return to the system instead of fragmenting the heap."
+    if platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc':
+        ctypes.CDLL(None).mallopt(-3, threshold)  # -3 is M_MMAP_THRESHOLD in malloc.h
+
 # %% ../nbs/09_recipe.ipynb #03edcd86
 @dataclass
 class Activations:
@@ -358,6 +365,7 @@ class Activations:
 def body_activations(pretrained: Pretrained, paths: list, labels: list, bs: int = 32, workers: int = 0,
                      label: str = 'body') -> Activations:
     "The body's activations for every readable file, streamed batch by batch and kept as float16."
+    map_large_buffers()
     store, ys, kept, errors, n = {}, [], [], [], 0
     for x, y, idx, err in bar(input_loader(pretrained, paths, labels, bs, workers), label):
         errors += err
