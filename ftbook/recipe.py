@@ -13,13 +13,13 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 'UsageError', 'check_option', 'prepare_out',
            'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm', 'body_chunk', 'ImageModel',
-           'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'map_large_buffers',
+           'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes', 'HeapTrimmer',
            'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features',
            'fit_head', 'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
-           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_activations', 'predict_inputs', 'torch_threads',
-           'write_figure', 'worst_figure', 'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder',
-           'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'benchmark',
-           'print_benchmark']
+           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations', 'predict_inputs',
+           'torch_threads', 'write_figure', 'worst_figure', 'report_text', 'write_run', 'Run', 'finetune_folder',
+           'evaluate_folder', 'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8',
+           'lookalike_folder', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import numpy as np
@@ -347,10 +347,21 @@ def input_loader(pretrained: Pretrained, paths: list, labels: list, bs: int = 32
                       generator=torch.Generator().manual_seed(seed), prefetch_factor=4 if workers else None)
 
 # %% ../nbs/09_recipe.ipynb #b569bca8
-def map_large_buffers(threshold: int = 128 * 1024):
-    "Fix glibc's mmap threshold, so freed decode buffers return to the system instead of fragmenting the heap."
-    if platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc':
-        ctypes.CDLL(None).mallopt(-3, threshold)  # -3 is M_MMAP_THRESHOLD in malloc.h
+def resident_bytes() -> int:
+    "This process's resident memory in bytes (from /proc; 0 where there is none)."
+    try: return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError): return 0
+
+class HeapTrimmer:
+    "Call after each batch: hands the heap's free pages back to the system once the process has grown by `slack` bytes."
+    def __init__(self, slack: int = 256 * 2**20):
+        glibc = platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc'
+        self.trim, self.slack, self.trims = ctypes.CDLL(None).malloc_trim if glibc else None, slack, 0
+        self.limit = resident_bytes() + slack
+    def __call__(self):
+        if self.trim is None or resident_bytes() <= self.limit: return
+        self.trim(0); self.trims += 1
+        self.limit = resident_bytes() + self.slack  # growth that is real (the cache filling) moves the limit up
 
 # %% ../nbs/09_recipe.ipynb #03edcd86
 @dataclass
@@ -365,8 +376,7 @@ class Activations:
 def body_activations(pretrained: Pretrained, paths: list, labels: list, bs: int = 32, workers: int = 0,
                      label: str = 'body') -> Activations:
     "The body's activations for every readable file, streamed batch by batch and kept as float16."
-    map_large_buffers()
-    store, ys, kept, errors, n = {}, [], [], [], 0
+    store, ys, kept, errors, n, keeper = {}, [], [], [], 0, HeapTrimmer()
     for x, y, idx, err in bar(input_loader(pretrained, paths, labels, bs, workers), label):
         errors += err
         if not idx: continue
@@ -374,6 +384,7 @@ def body_activations(pretrained: Pretrained, paths: list, labels: list, bs: int 
             if k not in store: store[k] = torch.empty(len(paths), *v.shape[1:], dtype=torch.float16)
             store[k][n:n + len(v)] = v
         n += len(idx); ys.append(y); kept += idx
+        keeper()
     if not kept: return Activations({}, torch.zeros(0, dtype=torch.long), [], errors)
     return Activations({k: v[:n] for k, v in store.items()}, torch.cat(ys), kept, errors)
 
@@ -423,7 +434,7 @@ def cached_activations(out: Path, pretrained: Pretrained, files: dict, bs: int, 
     return feats
 
 # %% ../nbs/09_recipe.ipynb #99083a14
-def pooled_features(pretrained: Pretrained, a: Activations, bs: int = 256) -> torch.Tensor:
+def pooled_features(pretrained: Pretrained, a: Activations, bs: int = 32) -> torch.Tensor:
     "The tail's pooled features of cached activations, in float32, a chunk at a time."
     return torch.cat([pretrained.features({k: v[i:i + bs].float() for k, v in a.acts.items()}) for i in range(0, len(a), bs)]
                      or [torch.zeros(0, pretrained.config['n_features'])])
@@ -489,16 +500,16 @@ def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: 
 UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike folder
 
 # %% ../nbs/09_recipe.ipynb #ebfd2b90
-def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations, mode: str = 'auto',
-                        epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32, budget: float = 180.0,
-                        seed: int = 0) -> dict:
-    "Train the tail with the head at a lower rate when asked (auto: when it fits `budget`); keep it only if validation accuracy rises."
-    vx = pooled_features(pretrained, valid)
-    head_right = (head(vx).argmax(1) == valid.y)
+def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations,
+                        mode: str = 'auto', epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32,
+                        budget: float = 180.0, seed: int = 0, vx: torch.Tensor = None) -> tuple:
+    "(decision, validation features of the tail kept): train the tail with the head at a lower rate when asked (auto: when it fits `budget`); keep it only if validation accuracy rises."
+    vx = pooled_features(pretrained, valid) if vx is None else vx  # the frozen tail's, when the caller has them
+    with torch.no_grad(): head_right = (head(vx).argmax(1) == valid.y)
     d = dict(head_valid_acc=head_right.float().mean().item(), kept='head', ran=False, budget=budget)
     n_params = sum(p.numel() for p in pretrained.tail.parameters())
     if mode == 'no' or not n_params:
-        d['why'] = '--unfreeze no' if mode == 'no' else 'this backbone has no trainable tail'; return d
+        d['why'] = '--unfreeze no' if mode == 'no' else 'this backbone has no trainable tail'; return d, vx
     probe = Activations({k: v[:bs] for k, v in train.acts.items()}, train.y[:bs], [], [])
     state = {k: v.clone() for k, v in pretrained.tail.state_dict().items()}, copy.deepcopy(head.state_dict())
     est = train_tail(pretrained, copy.deepcopy(head), probe, 1, 0.0, bs, seed) * len(train) * epochs * 1.2
@@ -507,22 +518,25 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
     if mode == 'auto' and (est > budget or d['head_valid_acc'] == 1.0):
         d['why'] = ('the head is already right on every validation image' if d['head_valid_acc'] == 1.0
                     else f"training the tail would take about {est:.0f} s, over the --budget of {budget:.0f} s")
-        return d
+        return d, vx
     lr = min(head_lr * UNFREEZE['lr_factor'], pretrained.tail_lr_cap)
     t0 = time.perf_counter()
     train_tail(pretrained, head, train, epochs, lr, bs, seed)
-    right = (head(pooled_features(pretrained, valid)).argmax(1) == valid.y)
+    vx_tail = pooled_features(pretrained, valid)
+    with torch.no_grad(): right = (head(vx_tail).argmax(1) == valid.y)
     gain = paired_bootstrap(right.numpy(), head_right.numpy())
-    d.update(ran=True, seconds=round(time.perf_counter() - t0, 1), lr=lr, epochs=epochs, unfrozen_valid_acc=right.float().mean().item(),
-             gain=round(gain['diff'], 4), gain_ci95=[round(gain['low'], 4), round(gain['high'], 4)])
-    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}) moved validation accuracy from "
-            f"{d['head_valid_acc']:.1%} to {d['unfrozen_valid_acc']:.1%} ({gain['diff']:+.1%}, 95% CI {gain['low']:+.1%} to "
-            f"{gain['high']:+.1%})")
-    if d['unfrozen_valid_acc'] > d['head_valid_acc']: d['kept'], d['why'] = 'unfrozen', what + '; kept'
-    else:
-        pretrained.tail.load_state_dict(state[0]); head.load_state_dict(state[1])
-        d['why'] = what + "; the head alone is kept"
-    return d
+    d.update(ran=True, seconds=round(time.perf_counter() - t0, 1), lr=lr, epochs=epochs,
+             unfrozen_valid_acc=right.float().mean().item(), gain=round(gain['diff'], 4),
+             gain_ci95=[round(gain['low'], 4), round(gain['high'], 4)])
+    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}) moved validation accuracy "
+            f"from {d['head_valid_acc']:.1%} to {d['unfrozen_valid_acc']:.1%} ({gain['diff']:+.1%}, 95% CI "
+            f"{gain['low']:+.1%} to {gain['high']:+.1%})")
+    if d['unfrozen_valid_acc'] > d['head_valid_acc']:
+        d['kept'], d['why'] = 'unfrozen', what + '; kept'
+        return d, vx_tail
+    pretrained.tail.load_state_dict(state[0]); head.load_state_dict(state[1])
+    d['why'] = what + "; the head alone is kept"
+    return d, vx
 
 # %% ../nbs/09_recipe.ipynb #e33ba880
 def accuracy_with_ci(probs, ys, classes) -> dict:
@@ -536,18 +550,22 @@ def accuracy_with_ci(probs, ys, classes) -> dict:
     return m
 
 # %% ../nbs/09_recipe.ipynb #d350df3b
-def predict_activations(pretrained: Pretrained, head: nn.Linear, a: Activations, ood_means=None) -> tuple:
-    "(class probabilities, out-of-distribution scores or None) of cached activations."
+def predict_features(head: nn.Linear, f: torch.Tensor, ood_means=None) -> tuple:
+    "(class probabilities, out-of-distribution scores or None) of pooled features."
     with torch.no_grad():
-        f = pooled_features(pretrained, a)
         return head.eval()(f).float().softmax(1), (ood_score(f, ood_means) if ood_means is not None else None)
 
-def predict_inputs(pretrained: Pretrained, head: nn.Linear, paths: list, labels: list = None, ood_means=None, bs: int = 32,
-                   workers: int = None) -> tuple:
+def predict_activations(pretrained: Pretrained, head: nn.Linear, a: Activations, ood_means=None) -> tuple:
+    "(class probabilities, out-of-distribution scores or None) of cached activations."
+    return predict_features(head, pooled_features(pretrained, a), ood_means)
+
+def predict_inputs(pretrained: Pretrained, head: nn.Linear, paths: list, labels: list = None, ood_means=None,
+                   bs: int = 32, workers: int = None) -> tuple:
     "(probabilities, ood scores, Activations without activations): `paths` streamed through body, tail and head, as in training."
     threads, workers = plan_threads(workers)
     with torch_threads(threads):
-        a = body_activations(pretrained, paths, labels if labels is not None else [0] * len(paths), bs, workers, 'predicting')
+        labels = labels if labels is not None else [0] * len(paths)
+        a = body_activations(pretrained, paths, labels, bs, workers, 'predicting')
         if not len(a): return torch.zeros(0, head.out_features), torch.zeros(0), a
         probs, scores = predict_activations(pretrained, head, a, ood_means)
     a.acts = {}
@@ -645,9 +663,11 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
         meta = dict(classes=classes, start=described, seed=seed, folder=Path(folder).name, lr=lr, history=hist.rows,
                     phase='head on frozen body')
         ckpt = pretrained.save(out/'model', head, meta)
-        decision = unfreeze_if_it_pays(pretrained, head, train, valid, unfreeze, unfreeze_epochs, lr, bs, budget, seed)
-        means = ood_fit(pooled_features(pretrained, train), train.y, len(classes))
-        vprobs, vscores = predict_activations(pretrained, head, valid, means)
+        decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, unfreeze, unfreeze_epochs, lr, bs, budget,
+                                           seed, vx)
+        if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
+        means = ood_fit(x, train.y, len(classes))
+        vprobs, vscores = predict_features(head, vx, means)
         meta.update(ood_threshold=ood_threshold(vscores), ood_quantile=OOD_QUANTILE,
                     phase='tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body')
         ckpt = pretrained.save(out/'model', head, meta, dict(ood_means=means))
