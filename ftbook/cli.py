@@ -18,8 +18,8 @@ from .finetune import STRATEGIES, format_results, results_table, run_finetune
 from .imagenet import NonFiniteLoss, WeightsError
 from .metrics import plot_confusion
 from .models import CheckpointError, ResNet, read_checkpoint, save_checkpoint
-from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, evaluate_folder, finetune_cifar8, finetune_folder,
-                           predict_files, prepare_out, write_figure)
+from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, evaluate_folder, finetune_cifar8,
+                           finetune_folder, predict_files, prepare_out, write_figure)
 from .train import fit, plot_history, predict, pretrain_recipe, pretrain_supervised
 
 # %% auto #0
@@ -98,20 +98,18 @@ def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto',
              strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
              unfreeze_epochs: int = 4, budget: float = 180.0) -> dict:
-    "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report to `out`."
+    "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
-    if _text() and _text().is_text_input(folder):  # a labelled CSV/TSV, or a folder of train/valid/test files: chapter 10
-        return _text().finetune_text(folder, out, size, seed, valid_pct, force, epochs=epochs, bs=bs, lr=lr, workers=workers,
-                                     unfreeze=unfreeze, unfreeze_epochs=unfreeze_epochs, budget=budget).metrics
-    if backbone in CIFAR8 or (_is_checkpoint(backbone) and not _is_recipe_checkpoint(backbone)) or strategy == 'from scratch':
+    if ftbook.text.is_text_input(folder):  # a labelled CSV/TSV, or a folder of train/valid/test files: chapter 10
+        return ftbook.text.finetune_text(folder, out, size, seed, valid_pct, force, epochs=epochs, bs=bs, lr=lr,
+                                         workers=workers, unfreeze=unfreeze, unfreeze_epochs=unfreeze_epochs,
+                                         budget=budget).metrics
+    course_model = _is_checkpoint(backbone) and not _is_recipe_checkpoint(backbone)
+    if backbone in CIFAR8 or course_model or strategy == 'from scratch':
         return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
-    return finetune_folder(folder, out, backbone, weights, size, epochs, bs, lr, seed, valid_pct, force, workers, unfreeze,
-                           unfreeze_epochs, budget).metrics
-
-def _text():
-    "ftbook.text when it is importable (its model needs `pip install 'ftbook[text]'`), else None."
-    return sys.modules.get('ftbook.text')
+    return finetune_folder(folder, out, backbone, weights, size, epochs, bs, lr, seed, valid_pct, force, workers,
+                           unfreeze, unfreeze_epochs, budget).metrics
 
 def _is_text_checkpoint(path) -> bool:
     try: return read_checkpoint(path)[0].get('kind') == 'text'
@@ -129,12 +127,13 @@ def _is_recipe_checkpoint(path) -> bool:
 # %% ../nbs/09_cli.ipynb #46a00f92
 def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
     "Print the accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder."
-    text_file = _text() and Path(folder).is_file() and _is_text_checkpoint(checkpoint)
-    m = _text().evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
+    text_file = Path(folder).is_file() and _is_text_checkpoint(checkpoint)
+    m = ftbook.text.evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
     if as_json: print(json.dumps(m, indent=1)); return m
     print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
           f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
-    for c, v in m['per_class'].items(): print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
+    for c, v in m['per_class'].items():
+        print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
     return m
 
 # %% ../nbs/09_cli.ipynb #0503628a
@@ -145,9 +144,10 @@ def _predict_line(r: dict) -> str:
 
 def predict_images(checkpoint, images, as_json: bool = False) -> list:
     "Print the predicted class, its probability and an unlike-the-training-images flag for each file."
-    if _text() and _is_text_checkpoint(checkpoint):  # sentences, or files of sentences (one a line)
-        rows = _text().predict_texts(checkpoint, list(images))
-        print(json.dumps(rows, indent=1) if as_json else '\n'.join(f"{r['prediction']} ({r['probability']:.1%}): {r['text']}" for r in rows))
+    if _is_text_checkpoint(checkpoint):  # sentences, or files of sentences (one a line)
+        rows = ftbook.text.predict_texts(checkpoint, list(images))
+        lines = (f"{r['prediction']} ({r['probability']:.1%}): {r['text']}" for r in rows)
+        print(json.dumps(rows, indent=1) if as_json else '\n'.join(lines))
         return rows
     rows = predict_files(checkpoint, list(images))
     print(json.dumps(rows, indent=1) if as_json else '\n'.join(_predict_line(r) for r in rows))
@@ -156,7 +156,7 @@ def predict_images(checkpoint, images, as_json: bool = False) -> list:
 # %% ../nbs/09_cli.ipynb #ca4368be
 def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0,
              force: bool = False) -> dict:
-    "Supervised pretraining (chapter 05's recipe) on CIFAR-10's 8 source classes or an image folder; writes `out`/backbone."
+    "Supervised pretraining (chapter 05's recipe) on CIFAR-10's 8 source classes or a folder; writes `out`/backbone."
     out = prepare_out(out, force)
     recipe = pretrain_recipe(scale or get_scale())
     if epochs: recipe['epochs'] = epochs
@@ -201,7 +201,8 @@ def _finetune_parser(sub):
                    help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
     f.add_argument('--strategy', default='freeze then unfreeze', choices=['auto', *STRATEGIES],
                    type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="with --backbone cifar8: chapter 06's strategy, or auto for the one chapter 06's table recommends "
+                   help="with --backbone cifar8: chapter 06's strategy, or auto for the one chapter 06's table "
+                   "recommends "
                    "for the labels per class; hyphens for spaces work too (default: %(default)s)")
     f.add_argument('--epochs', type=_opt('epochs'), default=12,
                    help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
@@ -212,8 +213,9 @@ def _finetune_parser(sub):
                    help='validation share when the folder has no valid split (default: %(default)s)')
     f.add_argument('--workers', type=_opt('workers'), default=None,
                    help='decoding processes (default: none on 2 cores, a quarter of the cores above)')
-    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'], help='train the last blocks with the head: '
-                   'auto runs it when its measured cost fits --budget (default: %(default)s)')
+    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'],
+                   help='train the last blocks with the head: auto runs it when its measured cost fits --budget '
+                   '(default: %(default)s)')
     f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=4,
                    help='epochs of the unfrozen phase (default: %(default)s)')
     f.add_argument('--budget', type=_opt('budget'), default=180.0,
@@ -229,14 +231,17 @@ def _parser() -> argparse.ArgumentParser:
     f = _finetune_parser(sub)
     e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
-    r = sub.add_parser('predict', help='predict the class of image files (or sentences)', description=predict_images.__doc__)
+    r = sub.add_parser('predict', help='predict the class of image files (or sentences)',
+                       description=predict_images.__doc__)
     r.add_argument('checkpoint'); r.add_argument('images', nargs='+')
     t = sub.add_parser('pretrain', help="chapter 05's recipe on CIFAR-10 (or a folder)", description=pretrain.__doc__)
     t.add_argument('--folder', default=None, help='pretrain on this image folder instead of CIFAR-10')
     t.add_argument('--out', default='ftbook-pretrain'); t.add_argument('--scale', choices=['cpu', 'full'], default=None)
-    t.add_argument('--epochs', type=_opt('epochs'), default=None); t.add_argument('--size', type=_opt('size'), default=32)
+    t.add_argument('--epochs', type=_opt('epochs'), default=None)
+    t.add_argument('--size', type=_opt('size'), default=32)
     for q in (d, f, t): q.add_argument('--force', action='store_true', help='write into --out even if it holds files')
-    for q in (d, f, t): q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
+    for q in (d, f, t):
+        q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
     for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
     return p
 
@@ -248,8 +253,8 @@ def main(argv=None) -> int:
     try:
         if a.command == 'demo': demo(a.out, a.force, a.seed)
         elif a.command == 'finetune':
-            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed, a.valid_pct, a.force,
-                     a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
+            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed,
+                     a.valid_pct, a.force, a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
         elif a.command == 'evaluate': evaluate(a.checkpoint, a.folder, a.json)
         elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)

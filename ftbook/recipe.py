@@ -32,13 +32,15 @@ from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/09_recipe.ipynb #d843267c
 from .data import (BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
-                   default_device, find_splits, load_image_folder, read_image, resize_center_crop, set_seed, sha256_file,
-                   stratified_split)
+                         default_device, find_splits, load_image_folder, read_image, resize_center_crop, set_seed,
+                         sha256_file, stratified_split)
 from .finetune import STRATEGIES, WeightsUnavailable, finetune_config, new_head, recommended_strategy
-from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head, model_preprocessing,
-                       suggest_lr, timm_model, train_head)
-from .metrics import binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes
-from .models import CheckpointError, ResNet, load_checkpoint, pretrained_backbone, read_checkpoint, save_checkpoint
+from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head,
+                             model_preprocessing, suggest_lr, timm_model, train_head)
+from .metrics import (binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion,
+                            plot_mistakes)
+from .models import (CheckpointError, ResNet, load_checkpoint, pretrained_backbone, read_checkpoint,
+                           save_checkpoint)
 from .train import History, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
@@ -57,7 +59,8 @@ def check_option(name: str, value):
     allowed = f"--{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
     try: v = float(value)
     except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.") from None
-    if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)): raise UsageError(f"{allowed}, not {value}.")
+    if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)):
+        raise UsageError(f"{allowed}, not {value}.")
     return kind(v)
 
 # %% ../nbs/09_recipe.ipynb #890ce036
@@ -71,7 +74,8 @@ def prepare_out(out, force: bool = False) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out/'.ftbook-write-test'; probe.write_text(''); probe.unlink()
-    except OSError as e: raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
+    except OSError as e:
+        raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
     return out
 
 # %% ../nbs/09_recipe.ipynb #4f558297
@@ -97,7 +101,7 @@ class Pretrained:
         "A batch of preprocessed inputs for `body`."
         return torch.stack(items)
     def body(self, x) -> dict:
-        "The frozen part, in inference mode: {name: batch-first tensor, same shape for every batch} entering `tail` (cached as float16)."
+        "The frozen part, in inference mode: {name: batch-first tensor, one shape for all batches}, cached as float16."
         raise NotImplementedError
     def save(self, path, head: nn.Linear, meta: dict) -> Path:
         "Write body, tail, `head` and `meta` as `path`.safetensors (atomically) and `path`.json; return the file."
@@ -115,7 +119,7 @@ class Pretrained:
         "The pretrained model `backbone` names, ready to give features (raise `UsageError` naming what to do if not)."
         raise NotImplementedError
     def augment(self, acts: dict, generator: torch.Generator) -> dict:
-        "Cached activations, randomly altered as a new view of the same inputs would alter them (tail training); default: as they are."
+        "Cached activations altered at random as a new view of the inputs would alter them; default: as they are."
         return acts
     def thumbnail(self, raw):
         "A small HxWx3 uint8 picture of one input for the worst-predictions figure, or None."
@@ -135,11 +139,13 @@ def register(cls):
 
 # %% ../nbs/09_recipe.ipynb #9cb0d5f9
 def modality_for(backbone: str = 'auto', folder=None) -> type:
-    "The `Pretrained` class for `backbone`: a checkpoint's own kind; 'auto': the kind most of `folder`'s files are; else who handles it."
-    if backbone != 'auto' and Path(backbone).suffix in ('.safetensors', '.json') or Path(str(backbone) + '.safetensors').is_file():
+    "The `Pretrained` class for `backbone`: a checkpoint's kind; 'auto': most of `folder`'s files; else who handles it."
+    named = backbone != 'auto' and Path(backbone).suffix in ('.safetensors', '.json')
+    if named or Path(str(backbone) + '.safetensors').is_file():
         try: kind = (read_checkpoint(backbone)[0] or {}).get('kind', 'image')
         except CheckpointError as e: raise UsageError(str(e)) from None
-        if kind not in MODALITIES: raise UsageError(f"{backbone} is a {kind} checkpoint; import the module that registers {kind!r}.")
+        if kind not in MODALITIES:
+            raise UsageError(f"{backbone} is a {kind} checkpoint; import the module that registers {kind!r}.")
         return MODALITIES[kind]
     if backbone == 'auto' and folder is not None and Path(folder).is_dir():
         counts = {k: 0 for k in MODALITIES}
@@ -153,7 +159,7 @@ def modality_for(backbone: str = 'auto', folder=None) -> type:
 
 # %% ../nbs/09_recipe.ipynb #4644cc20
 def fold_batchnorm(model: nn.Module) -> nn.Module:
-    "A copy of `model` for inference with each BatchNorm that follows a convolution folded into that convolution's weights."
+    "A copy of `model` for inference, each BatchNorm that follows a convolution folded into that convolution's weights."
     model = copy.deepcopy(model).eval()
     for parent in model.modules():
         prev = None
@@ -165,7 +171,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
                     prev.weight.mul_(s.view(-1, 1, 1, 1))
                     prev.bias = nn.Parameter((bias - child.running_mean) * s + child.bias)
                 # timm's BatchNormAct2d carries its activation: keep it
-                setattr(parent, name, nn.Sequential(getattr(child, 'drop', nn.Identity()), getattr(child, 'act', nn.Identity())))
+                kept = getattr(child, 'drop', nn.Identity()), getattr(child, 'act', nn.Identity())
+                setattr(parent, name, nn.Sequential(*kept))
             prev = child
     return model
 
@@ -179,13 +186,14 @@ class _Tail(nn.Module):
     "The trainable end of an image model: its last blocks, then pooling; `tail(acts) -> [B, n_features]`."
     def __init__(self, model, last: nn.Module):
         super().__init__()
-        self.last, self.pool = last, (lambda x: model.forward_head(x, pre_logits=True)) if hasattr(model, 'forward_head') else None
+        self.last = last
+        self.pool = (lambda x: model.forward_head(x, pre_logits=True)) if hasattr(model, 'forward_head') else None
     def forward(self, acts: dict) -> torch.Tensor:
         x = self.last(acts['x'])
         return self.pool(x) if self.pool else x
 
 def _split_image_model(model) -> tuple:
-    "(frozen first part, tail) of a timm model with `blocks` (the last stage trains) or an ftbook ResNet (the last block trains)."
+    "(frozen first part, tail) of a timm model with `blocks` (its last stage trains) or an ftbook ResNet (last block)."
     if hasattr(model, 'blocks') and hasattr(model, 'conv_head'):  # EfficientNet / MobileNet family
         first = nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:-1])
         return first, _Tail(model, nn.Sequential(model.blocks[-1], model.conv_head, model.bn2))
@@ -210,8 +218,8 @@ class ImageModel(Pretrained):
         self._fast = fold_batchnorm(first).to(memory_format=torch.channels_last)
         self._tfm = {t: imagenet_transform(prep['size'], prep['mean'], prep['std'], prep.get('crop_pct', 1.0), train=t)
                      for t in (False, True)}
-        self.config = dict(kind=self.kind, arch=model.config['arch'], n_features=_n_features(model), preprocessing=self.prep,
-                           described=described)
+        self.config = dict(kind=self.kind, arch=model.config['arch'], n_features=_n_features(model),
+                           preprocessing=self.prep, described=described)
     def read(self, path):
         try: return read_image(path)
         except BadImage as e: raise BadInput(str(e)) from None
@@ -221,7 +229,7 @@ class ImageModel(Pretrained):
         x, n = x.contiguous(memory_format=torch.channels_last), body_chunk(self.prep['size'])
         return dict(x=torch.cat([self._fast(x[i:i + n]) for i in range(0, len(x), n)]).contiguous())
     def augment(self, acts: dict, generator: torch.Generator) -> dict:
-        "Half the activation maps flipped left-right, as a mirrored photo's would be (nearly: the filters are not symmetric)."
+        "Half the activation maps flipped left-right, as a mirrored photo's would be (nearly: filters are asymmetric)."
         x = acts['x'].clone()
         flip = torch.rand(len(x), generator=generator) < 0.5
         x[flip] = x[flip].flip(-1)
@@ -248,7 +256,8 @@ class ImageModel(Pretrained):
         return self
     def save(self, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
         model = self.model
-        if hasattr(model, 'reset_classifier'): model.reset_classifier(head.out_features); classifier = model.get_classifier()
+        if hasattr(model, 'reset_classifier'):
+            model.reset_classifier(head.out_features); classifier = model.get_classifier()
         else: model.head = classifier = nn.Linear(head.in_features, head.out_features)
         classifier.load_state_dict(head.state_dict())
         model.config = dict(model.config, n_classes=head.out_features)
@@ -267,10 +276,12 @@ class ImageModel(Pretrained):
             try: model, meta = load_checkpoint(path)
             except ValueError as e: raise CheckpointError(f"{path}: {e}") from None
         for k in ('classes', 'mean', 'std', 'size'):
-            if k not in meta: raise CheckpointError(f"{path} has no {k!r} in its metadata: it is not a checkpoint written by "
-                                                    "`ftbook finetune`.")
+            if k not in meta:
+                raise CheckpointError(f"{path} has no {k!r} in its metadata: it is not a checkpoint written by "
+                                      "`ftbook finetune`.")
         if len(meta['classes']) != cfg.get('n_classes', len(meta['classes'])):
-            raise CheckpointError(f"{path} lists {len(meta['classes'])} classes but its head has {cfg['n_classes']} outputs.")
+            raise CheckpointError(f"{path} lists {len(meta['classes'])} classes but its head has "
+                                  f"{cfg['n_classes']} outputs.")
         prep = dict(size=meta['size'], crop_pct=meta.get('crop_pct', 1.0), mean=meta['mean'], std=meta['std'])
         head = copy.deepcopy(model.get_classifier() if hasattr(model, 'get_classifier') else model.head).eval()
         return cls(model, prep, meta.get('start', f"checkpoint {path}")), head, dict(meta, tensors=extra)
@@ -280,13 +291,17 @@ def _n_features(model) -> int:
 
 # %% ../nbs/09_recipe.ipynb #d4dd321a
 def list_inputs(root, extensions=IMAGE_EXTENSIONS, noun: str = 'images') -> tuple:
-    "({split: (paths, labels)}, classes, dropped) of a folder of class folders, without decoding: names and contents' hashes only."
+    "({split: (paths, labels)}, classes, dropped) of a folder of class folders; not decoded: names and hashes only."
     root = Path(root)
     if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*")
     split_dirs = find_splits(root) or {'all': root}
-    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not classes: raise DataError(f"{root} holds no class folders. Put the {noun} of each class in its own folder: {root}/<class>/")
-    if len(classes) == 1: raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two.")
+    top = split_dirs.get('train', root)
+    classes = sorted(p.name for p in top.iterdir() if p.is_dir() and not p.name.startswith('.'))
+    if not classes:
+        raise DataError(f"{root} holds no class folders. Put the {noun} of each class in its own folder: "
+                        f"{root}/<class>/")
+    if len(classes) == 1:
+        raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two.")
     splits, dropped, seen = {}, [], {}
     for split, d in split_dirs.items():
         paths, labels = [], []
@@ -294,14 +309,16 @@ def list_inputs(root, extensions=IMAGE_EXTENSIONS, noun: str = 'images') -> tupl
             for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
                 rel = str(f.relative_to(root))
                 if f.name.startswith('.') or f.suffix.lower() not in extensions:
-                    why = 'hidden file' if f.name.startswith('.') else f"not one of the {noun} ftbook reads ({f.suffix or 'no extension'})"
+                    why = ('hidden file' if f.name.startswith('.')
+                           else f"not one of the {noun} ftbook reads ({f.suffix or 'no extension'})")
                     dropped.append(Dropped(rel, why)); continue
                 digest = sha256_file(f)
                 if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
                 seen[digest] = rel; paths.append(f); labels.append(ci)
         if paths: splits[split] = (paths, labels)
     if not splits:
-        raise DataError(f"{root} has class folders but no usable {noun} (" + '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3]) + ").")
+        reasons = '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3])
+        raise DataError(f"{root} has class folders but no usable {noun} ({reasons}).")
     return splits, classes, dropped
 
 # %% ../nbs/09_recipe.ipynb #07a99b02
@@ -311,8 +328,9 @@ def split_inputs(splits: dict, classes: list, valid_pct: float = 0.2, seed: int 
     if train is None: raise DataError("the folder has no training files.")
     counts = np.bincount(train[1], minlength=len(classes))
     few = [classes[i] for i in np.flatnonzero(counts < 2)]
-    if few: raise DataError(', '.join(f"class {c!r}" for c in few) + f" {'has' if len(few) == 1 else 'have'} fewer than 2 "
-                            "usable files; each class needs at least 2 (one to train, one to validate).")
+    if few:
+        raise DataError(', '.join(f"class {c!r}" for c in few) + f" {'has' if len(few) == 1 else 'have'} fewer than 2 "
+                        "usable files; each class needs at least 2 (one to train, one to validate).")
     out = {'test': splits['test']} if 'test' in splits else {}
     if 'valid' in splits: return dict(out, train=train, valid=splits['valid'])
     tr, va = stratified_split(train[1], max(valid_pct, len(counts) / len(train[1])), seed)
@@ -321,7 +339,7 @@ def split_inputs(splits: dict, classes: list, valid_pct: float = 0.2, seed: int 
 
 # %% ../nbs/09_recipe.ipynb #9e62b1d1
 def plan_threads(workers: int = None) -> tuple:
-    "(intra-op threads, decoding worker processes) that use each core once: decoding and the model never fight for a core."
+    "(intra-op threads, decoding worker processes) that use each core once: decoding and the model never share a core."
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     if workers is None: workers = 0 if cores <= 2 else min(4, cores // 4)
     return max(1, cores - workers), workers
@@ -342,9 +360,11 @@ def input_loader(pretrained: Pretrained, paths: list, labels: list, bs: int = 32
     def collate(items):
         good = [t for t in items if not t[3]]
         x = pretrained.collate([t[0] for t in good]) if good else None
-        return x, torch.tensor([t[1] for t in good], dtype=torch.long), [t[2] for t in good], [(t[2], t[3]) for t in items if t[3]]
-    return DataLoader(InputFiles(pretrained, paths, labels, train), bs, shuffle=train, num_workers=workers, collate_fn=collate,
-                      generator=torch.Generator().manual_seed(seed), prefetch_factor=4 if workers else None)
+        y = torch.tensor([t[1] for t in good], dtype=torch.long)
+        return x, y, [t[2] for t in good], [(t[2], t[3]) for t in items if t[3]]
+    return DataLoader(InputFiles(pretrained, paths, labels, train), bs, shuffle=train, num_workers=workers,
+                      collate_fn=collate, generator=torch.Generator().manual_seed(seed),
+                      prefetch_factor=4 if workers else None)
 
 # %% ../nbs/09_recipe.ipynb #b569bca8
 def resident_bytes() -> int:
@@ -393,7 +413,8 @@ def _files_key(config: dict, files: dict) -> str:
     "A fingerprint of the model's config and every file's name, label, size and modification time."
     h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     for split, (paths, labels) in sorted(files.items()):
-        for p, y in zip(paths, labels): st = Path(p).stat(); h.update(f"{split}|{p}|{y}|{st.st_size}|{st.st_mtime_ns}".encode())
+        for p, y in zip(paths, labels):
+            st = Path(p).stat(); h.update(f"{split}|{p}|{y}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()
 
 def read_cache(path: Path, key: str, splits) -> tuple:
@@ -408,18 +429,20 @@ def read_cache(path: Path, key: str, splits) -> tuple:
         return {s: Activations({n: t[f'{s}.{n}'] for n in names}, t[f'{s}.y'], t[f'{s}.kept'].tolist(),
                                [tuple(e) for e in errors[s]]) for s in splits}, None
     except Exception as e:  # a truncated or damaged file: recompute it, say so
-        return None, f"the cached body features in {path.name} could not be read ({type(e).__name__}), so they were computed again"
+        return None, (f"the cached body features in {path.name} could not be read ({type(e).__name__}), so they were "
+                      "computed again")
 
 def write_cache(path: Path, key: str, feats: dict):
     "Write {split: Activations} to `path` atomically (a temporary name, then a rename)."
     names = sorted(next(iter(a.acts for a in feats.values() if a.acts), {}))
     tensors = {f'{s}.{k}': v.contiguous() for s, a in feats.items() for k, v in a.acts.items()}
-    tensors.update({f'{s}.y': a.y for s, a in feats.items()} | {f'{s}.kept': torch.tensor(a.kept, dtype=torch.long) for s, a in feats.items()})
+    tensors.update({f'{s}.y': a.y for s, a in feats.items()})
+    tensors.update({f'{s}.kept': torch.tensor(a.kept, dtype=torch.long) for s, a in feats.items()})
     meta = dict(key=key, names=json.dumps(names), errors=json.dumps({s: a.errors for s, a in feats.items()}))
     atomic_write(path, lambda t: save_file(tensors, str(t), metadata=meta))
 
 def cached_activations(out: Path, pretrained: Pretrained, files: dict, bs: int, workers: int, notes: list) -> dict:
-    "{split: Activations} computed once and kept in `out`/features.safetensors; reused while the model and files are unchanged."
+    "{split: Activations} computed once, kept in `out`/features.safetensors, reused while model and files are the same."
     path, key = Path(out)/'features.safetensors', _files_key(pretrained.config, files)
     feats, note = read_cache(path, key, files)
     if note: print(note); notes.append(note)
@@ -436,12 +459,12 @@ def cached_activations(out: Path, pretrained: Pretrained, files: dict, bs: int, 
 # %% ../nbs/09_recipe.ipynb #99083a14
 def pooled_features(pretrained: Pretrained, a: Activations, bs: int = 32) -> torch.Tensor:
     "The tail's pooled features of cached activations, in float32, a chunk at a time."
-    return torch.cat([pretrained.features({k: v[i:i + bs].float() for k, v in a.acts.items()}) for i in range(0, len(a), bs)]
-                     or [torch.zeros(0, pretrained.config['n_features'])])
+    chunks = [pretrained.features({k: v[i:i + bs].float() for k, v in a.acts.items()}) for i in range(0, len(a), bs)]
+    return torch.cat(chunks or [torch.zeros(0, pretrained.config['n_features'])])
 
 # %% ../nbs/09_recipe.ipynb #9472f974
 def fit_head(x, y, vx, vy, n_classes: int, epochs: int = 12, lr: float = None, bs: int = 32, seed: int = 0) -> tuple:
-    "(linear head, History, lr): chapter 07's head on pooled features; the learning rate from its finder when `lr` is None."
+    "(linear head, History, lr): chapter 07's head on pooled features; the rate from its finder when `lr` is None."
     bs = min(bs, len(x))
     if lr is None:
         lr = suggest_lr(*lr_find_head(x, y, n_classes, bs=bs, seed=seed))
@@ -457,7 +480,8 @@ OOD_QUANTILE = 0.95  # the flag's threshold: this share of validation images sco
 def ood_fit(feats: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
     "Each class's mean direction of the (L2-normalised) training features: [n_classes, n_features]."
     f = F.normalize(feats.float(), dim=1)
-    return F.normalize(torch.stack([f[y == c].mean(0) if (y == c).any() else torch.zeros(f.shape[1]) for c in range(n_classes)]), dim=1)
+    means = [f[y == c].mean(0) if (y == c).any() else torch.zeros(f.shape[1]) for c in range(n_classes)]
+    return F.normalize(torch.stack(means), dim=1)
 
 def ood_score(feats: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     "How far each input is from every training class: 1 minus the cosine similarity to the nearest class mean."
@@ -503,7 +527,7 @@ UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike 
 def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations,
                         mode: str = 'auto', epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32,
                         budget: float = 180.0, seed: int = 0, vx: torch.Tensor = None) -> tuple:
-    "(decision, validation features of the tail kept): train the tail with the head at a lower rate when asked (auto: when it fits `budget`); keep it only if validation accuracy rises."
+    "(decision, validation features): train tail and head at a lower rate (auto: if it fits `budget`); keep if it pays."
     vx = pooled_features(pretrained, valid) if vx is None else vx  # the frozen tail's, when the caller has them
     with torch.no_grad(): head_right = (head(vx).argmax(1) == valid.y)
     d = dict(head_valid_acc=head_right.float().mean().item(), kept='head', ran=False, budget=budget)
@@ -528,7 +552,8 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
     d.update(ran=True, seconds=round(time.perf_counter() - t0, 1), lr=lr, epochs=epochs,
              unfrozen_valid_acc=right.float().mean().item(), gain=round(gain['diff'], 4),
              gain_ci95=[round(gain['low'], 4), round(gain['high'], 4)])
-    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}) moved validation accuracy "
+    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}) moved validation "
+            "accuracy "
             f"from {d['head_valid_acc']:.1%} to {d['unfrozen_valid_acc']:.1%} ({gain['diff']:+.1%}, 95% CI "
             f"{gain['low']:+.1%} to {gain['high']:+.1%})")
     if d['unfrozen_valid_acc'] > d['head_valid_acc']:
@@ -540,13 +565,14 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
 
 # %% ../nbs/09_recipe.ipynb #e33ba880
 def accuracy_with_ci(probs, ys, classes) -> dict:
-    "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when there are too few images."
+    "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when images are too few."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
     k, n = int((pred == y).sum()), len(y)
     lo, hi = binomial_ci(k, n)
     m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
-    if hi - lo > 0.1: m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                                      "cannot be told apart; add images to this split to tell more.")
+    if hi - lo > 0.1:
+        m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
+                        "cannot be told apart; add images to this split to tell more.")
     return m
 
 # %% ../nbs/09_recipe.ipynb #d350df3b
@@ -561,7 +587,7 @@ def predict_activations(pretrained: Pretrained, head: nn.Linear, a: Activations,
 
 def predict_inputs(pretrained: Pretrained, head: nn.Linear, paths: list, labels: list = None, ood_means=None,
                    bs: int = 32, workers: int = None) -> tuple:
-    "(probabilities, ood scores, Activations without activations): `paths` streamed through body, tail and head, as in training."
+    "(probabilities, ood scores, Activations without activations): `paths` through body, tail and head, as in training."
     threads, workers = plan_threads(workers)
     with torch_threads(threads):
         labels = labels if labels is not None else [0] * len(paths)
@@ -588,7 +614,7 @@ def write_figure(path, fig) -> Path:
 
 # %% ../nbs/09_recipe.ipynb #a7be31c8
 def worst_figure(pretrained: Pretrained, paths: list, probs, ys, kept, classes: list, k: int = 12):
-    "The most confident validation mistakes, as thumbnails with their labels (None when there are no mistakes or pictures)."
+    "The most confident validation mistakes, as thumbnails with their labels (None without mistakes or pictures)."
     idx = most_confident_mistakes(probs.numpy(), ys.numpy(), k)
     if not len(idx): return None
     pics = [pretrained.thumbnail(pretrained.read(paths[kept[i]])) for i in idx]
@@ -600,17 +626,20 @@ def worst_figure(pretrained: Pretrained, paths: list, probs, ys, kept, classes: 
 def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -> str:
     "The run's report in Markdown."
     v = metrics['valid']
-    acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval {m['ci95'][0]:.1%} to "
-                           f"{m['ci95'][1]:.1%}, {m['n']} images)." + (f" Note: {m['warning']}" if 'warning' in m else ''))
+    acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval "
+                           f"{m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)."
+                           + (f" Note: {m['warning']}" if 'warning' in m else ''))
     rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
                      for c, m in v['per_class'].items())
     test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
     gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
     how = '\n'.join(f"- {n}" for n in notes) or '- nothing to note'
-    return (f"# ftbook finetune: {Path(folder).name}\n\nStarted from {meta['start']}, inputs at {meta.get('size', '-')} px, "
+    return (f"# ftbook finetune: {Path(folder).name}\n\nStarted from {meta['start']}, inputs at "
+            f"{meta.get('size', '-')} px, "
             f"seed {meta['seed']}. A head was trained on body features computed once. "
             f"Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
-            f"{acc(v, 'Validation')}\n\n{test}\n\nTrained on {metrics['n_train']} files; took {metrics['seconds']:.0f} s.\n\n"
+            f"{acc(v, 'Validation')}\n\n{test}\n\n"
+            f"Trained on {metrics['n_train']} files; took {metrics['seconds']:.0f} s.\n\n"
             f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n"
             "![worst predictions](worst_predictions.png)\n\n"
@@ -618,7 +647,7 @@ def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -
 
 # %% ../nbs/09_recipe.ipynb #6e409a7d
 def write_run(out, metrics: dict, report: str, figures: dict) -> dict:
-    "The one writer of a run folder's metrics.json, report.md and figures, each atomically; {name: path} of what it wrote."
+    "The one writer of a run folder's metrics.json, report.md and figures, each atomically; {name: path} written."
     out, paths = Path(out), {}
     for name, fig in figures.items():
         if fig is not None: paths[name] = write_figure(out/name, fig)
@@ -637,9 +666,9 @@ class Run:
 # %% ../nbs/09_recipe.ipynb #6e757737
 def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: str = 'auto', size: int = None,
                     epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0, valid_pct: float = 0.2,
-                    force: bool = False, workers: int = None, unfreeze: str = 'auto', unfreeze_epochs: int = UNFREEZE['epochs'],
-                    budget: float = 180.0) -> Run:
-    "Fine-tune a pretrained model on a folder of class folders: features once, a head, the tail if it pays; write the run to `out`."
+                    force: bool = False, workers: int = None, unfreeze: str = 'auto',
+                    unfreeze_epochs: int = UNFREEZE['epochs'], budget: float = 180.0) -> Run:
+    "Fine-tune a pretrained model on a folder of class folders: features once, a head, the tail if it pays."
     for name in OPTION_RANGES:
         if locals()[name] is not None: check_option(name, locals()[name])
     if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
@@ -651,13 +680,16 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
     out = prepare_out(out, force)
     threads, workers = plan_threads(workers)
     described = pretrained.config['described']
-    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation {cls.noun} of {len(classes)} classes; "
+    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation {cls.noun} of {len(classes)} "
+          "classes; "
           f"{len(dropped)} files left out; starting from {described}; {threads} threads, {workers} decoding workers")
     with torch_threads(threads):
         feats = cached_activations(out, pretrained, files, bs, workers, notes)
-        dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e) for s, a in feats.items() for i, e in a.errors]
+        dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e)
+                    for s, a in feats.items() for i, e in a.errors]
         train, valid = feats['train'], feats['valid']
-        if not len(train) or not len(valid): raise DataError(f"{folder}: no readable file in the training or validation split.")
+        if not len(train) or not len(valid):
+            raise DataError(f"{folder}: no readable file in the training or validation split.")
         x, vx = pooled_features(pretrained, train), pooled_features(pretrained, valid)
         head, hist, lr = fit_head(x, train.y, vx, valid.y, len(classes), epochs, lr, bs, seed)
         meta = dict(classes=classes, start=described, seed=seed, folder=Path(folder).name, lr=lr, history=hist.rows,
@@ -680,21 +712,24 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
                    n_train=len(train), n_valid=len(valid), dropped=len(dropped), start=described,
                    ood_threshold=meta['ood_threshold'], threads=threads, workers=workers)
     n_files = sum(len(p) for p, _ in files.values())
-    notes.append(f"whole run: {n_files} files in {metrics['seconds']:.0f} s, {n_files / metrics['seconds']:.0f} files/s")
+    secs = metrics['seconds']
+    notes.append(f"whole run: {n_files} files in {secs:.0f} s, {n_files / secs:.0f} files/s")
     figures = {'learning_curves.png': plot_history(hist, f"head on {described}"),
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
-               'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept, classes)}
+               'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept,
+                                                     classes)}
     report = report_text(folder, metrics, meta, dropped, notes)
     paths = dict(model=ckpt, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {cls.noun})"
-    print(f"validation accuracy {line(metrics['valid'])}" + (f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else '')
+    test = f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else ''
+    print(f"validation accuracy {line(metrics['valid'])}{test}"
           + f"\nunfrozen phase: {decision['why']}\nwrote {', '.join(p.name for p in paths.values())} to {out} "
           f"in {metrics['seconds']:.0f} s")
     return Run(metrics, paths)
 
 # %% ../nbs/09_recipe.ipynb #de4bf262
 def evaluate_folder(checkpoint, folder, workers: int = None) -> dict:
-    "Accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder (its test split if it has one)."
+    "Accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder (its test split if any)."
     cls = modality_for(str(checkpoint))
     pretrained, head, meta = cls.load(checkpoint)
     splits, classes, dropped = list_inputs(folder, cls.extensions, cls.noun)
@@ -708,7 +743,7 @@ def evaluate_folder(checkpoint, folder, workers: int = None) -> dict:
 
 # %% ../nbs/09_recipe.ipynb #6a4f79a2
 def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
-    "[{input, prediction, probability, ood_score, unlike_training}] per file (or {input, error}); none readable is an error."
+    "[{input, prediction, probability, ood_score, unlike_training}] per file (or {input, error}); none readable: error."
     cls = modality_for(str(checkpoint))
     pretrained, head, meta = cls.load(checkpoint)
     means = meta['tensors'].get('ood_means')
@@ -717,7 +752,8 @@ def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
     for j, i in enumerate(a.kept):
         rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
         if scores is not None:
-            rows[i].update(ood_score=round(float(scores[j]), 4), unlike_training=bool(scores[j] > meta['ood_threshold']))
+            rows[i].update(ood_score=round(float(scores[j]), 4),
+                           unlike_training=bool(scores[j] > meta['ood_threshold']))
     for i, e in a.errors: rows[i]['error'] = e
     if not a.kept: raise DataError(f"none of the {len(rows)} input(s) could be read; nothing was predicted.")
     return rows
@@ -727,15 +763,18 @@ CIFAR8 = ("cifar8", "ftbook")
 
 # %% ../nbs/09_recipe.ipynb #a419cb9e
 def _starting_point(backbone: str, weights: str) -> tuple:
-    "(build(n_classes) -> model, mean, std, description, native size) for the shipped CIFAR backbone or an ftbook ResNet checkpoint."
+    "(build(n_classes) -> model, mean, std, description, native size) of the shipped CIFAR backbone or a ResNet file."
     if backbone in CIFAR8 or backbone == 'auto':
-        if weights == 'imagenet': raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
+        if weights == 'imagenet':
+            raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
         model, card = pretrained_backbone()
-        if weights == 'none': return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
+        if weights == 'none':
+            return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
         described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
         return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
     model, meta = load_checkpoint(backbone)
-    return lambda n: new_head(model, n), meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
+    build = lambda n: new_head(model, n)
+    return build, meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
 
 # %% ../nbs/09_recipe.ipynb #2d2e2409
 def _split_folder(data, valid_pct: float, seed: int):
@@ -744,8 +783,9 @@ def _split_folder(data, valid_pct: float, seed: int):
     train = s.get('train', s.get('all'))
     if train is None: raise DataError(f"{data.root} has no training images.\n{data.report()}")
     few = [c for c, k in train.counts().items() if k < 2]
-    if few: raise DataError(f"class(es) {few} have fewer than 2 usable images in {data.root}; each class needs at least 2 "
-                            f"(one to train, one to validate).\n{data.report()}")
+    if few:
+        raise DataError(f"class(es) {few} have fewer than 2 usable images in {data.root}; each class needs at least 2 "
+                        f"(one to train, one to validate).\n{data.report()}")
     if 'valid' in s: return train, s['valid'], s.get('test')
     tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
     return train.subset(tr), train.subset(va), s.get('test')
@@ -790,8 +830,10 @@ def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, 
           f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
     if lr is None:
         lr, scores = choose_strategy_lr(build, strategy, train, epochs, bs, mean, std, seed, device)
-        tried = ', '.join(f"{k:g}: {v:.0%}" for k, v in scores.items()) or 'too few images to score, the middle of the grid'
-        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: {tried}")
+        tried = (', '.join(f"{k:g}: {v:.0%}" for k, v in scores.items())
+                 or 'too few images to score, the middle of the grid')
+        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: "
+              f"{tried}")
     set_seed(seed)
     model = build(len(classes)).to(device)
     meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy,
@@ -835,12 +877,14 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     bad = [r['epoch'] for r in hist.rows if not math.isfinite(r['train_loss'])]
     if bad or not all(torch.isfinite(p).all() for p in model.parameters()):
         for f in (out/'model.safetensors', out/'model.json'): f.unlink(missing_ok=True)
-        raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch checkpoints "
+        raise NonFiniteLoss(f"the loss became NaN or infinite (epoch {bad[0] if bad else len(hist)}); the per-epoch "
+                            "checkpoints "
                             "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
     return hist
 
 # %% ../nbs/09_recipe.ipynb #ef0ca49b
-def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: int = 0, size=(500, 375), seed: int = 0) -> Path:
+def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: int = 0, size=(500, 375),
+                     seed: int = 0) -> Path:
     "A photo-like folder from CIFAR-10: `n_train` (and `n_test`) images per class, upscaled to `size`, JPEG quality 90."
     from PIL import Image
     from ftbook.data import load_cifar10
@@ -852,7 +896,8 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
             d = root/split/c if n_test else root/c
             d.mkdir(parents=True, exist_ok=True)
             for i in rng.choice(np.flatnonzero(ds.y.numpy() == ds.classes.index(c)), n, replace=False):
-                Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC).save(d/f'{i:05d}.jpg', quality=90)
+                photo = Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC)
+                photo.save(d/f'{i:05d}.jpg', quality=90)
     return root
 
 # %% ../nbs/09_recipe.ipynb #b8ffcca8
@@ -861,7 +906,7 @@ def _rate(f, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 def benchmark(folder, sizes=(160, 192, 224), n_bare: int = 128) -> list:
-    "Per size, images/s: bare timm `forward_features` (better layout, batch 32), the recipe's body alone, the recipe from `folder`'s JPEGs."
+    "Per size, images/s: bare timm `forward_features` (better layout, batch 32), the recipe's body, recipe from JPEGs."
     import timm
     files = sorted(p for p in Path(folder).rglob('*') if p.suffix.lower() in IMAGE_EXTENSIONS)
     threads, workers = plan_threads()
@@ -879,10 +924,14 @@ def benchmark(folder, sizes=(160, 192, 224), n_bare: int = 128) -> list:
             body_activations(p, files[:8], [0] * 8, 32, workers)  # warm-up
             body = _rate(lambda: [p.body(x) for _ in range(n_bare // 32)], n_bare)  # folded body, no decoding
             recipe = _rate(lambda: body_activations(p, files, [0] * len(files), 32, workers), len(files))
-            rows.append(dict(size=size, bare=best, body=body, recipe=recipe, ratio=recipe / best, ratio_body=recipe / body))
+            rows.append(dict(size=size, bare=best, body=body, recipe=recipe, ratio=recipe / best,
+                             ratio_body=recipe / body))
     return rows
 
 def print_benchmark(rows: list):
     "The benchmark as a table."
-    print(f"{'size':>5}{'bare timm':>11}{'recipe body':>13}{'recipe from JPEG':>18}{'/ bare':>8}{'/ body':>8}   (images/s)")
-    for r in rows: print(f"{r['size']:>5}{r['bare']:>11.0f}{r['body']:>13.0f}{r['recipe']:>18.0f}{r['ratio']:>8.0%}{r['ratio_body']:>8.0%}")
+    print(f"{'size':>5}{'bare timm':>11}{'recipe body':>13}{'recipe from JPEG':>18}{'/ bare':>8}{'/ body':>8}"
+          "   (images/s)")
+    for r in rows:
+        print(f"{r['size']:>5}{r['bare']:>11.0f}{r['body']:>13.0f}{r['recipe']:>18.0f}{r['ratio']:>8.0%}"
+              f"{r['ratio_body']:>8.0%}")
