@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .data import DataError, atomic_write, data_dir, set_seed, sha256_file
+from .metrics import holm_verdicts, verdict
 
 # %% auto #0
 __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS',
@@ -30,9 +31,9 @@ __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIE
            'choose_threads', 'layer_blocks', 'param_groups', 'fit_text', 'predict_proba', 'fit_probe',
            'head_from_probe', 'fit_tfidf', 'full_finetune_text', 'freeze_then_unfreeze_text', 'layerwise_decay_text',
            'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
-           'verdict_at', 'format_text_verdict', 'plot_verdicts', 'TextTail', 'decode_text', 'TextModel',
-           'read_labelled_file', 'check_classes', 'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences',
-           'finetune_text', 'texts_from_args', 'predict_texts', 'evaluate_texts']
+           'plot_verdicts', 'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes',
+           'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'finetune_text', 'texts_from_args',
+           'predict_texts', 'evaluate_texts']
 
 # %% ../nbs/10_text.ipynb #t10config
 def text_config(scale: str) -> dict:
@@ -398,29 +399,19 @@ def text_claims(runs: list, cfg: dict) -> list:
                  accuracies(runs, 'freeze then unfreeze, same rate', n), True)]
     return out
 
-def decide_family(claims: list, level: float = 0.95) -> list:
-    "Chapter 08's verdict on each (claim, a, b, paired), each at the Bonferroni level for the family."
-    each = 1 - (1 - level) / len(claims)
-    return [verdict_at(c, a, b, paired, each) for c, a, b, paired in claims]
+def decide_family(claims: list) -> list:
+    "Chapter 08's verdict on each (claim, a, b, paired) at 95%, with Holm's correction for the family."
+    return holm_verdicts([verdict(c, a, b, paired=paired) for c, a, b, paired in claims])
 
-def verdict_at(claim, a, b, paired, level):
-    "`ftbook.metrics.verdict` at `level`, with the level kept in the record."
-    from ftbook.metrics import verdict
-    return dict(verdict(claim, a, b, paired=paired, level=level), level=level)
-
-def format_text_verdict(v: dict) -> str:
-    "Chapter 08's one-line verdict, naming the interval's actual level."
-    from ftbook.metrics import format_verdict
-    return f"{v['claim']}: " + format_verdict(v).replace('95% CI', f"{v['level']:.1%} CI")
 
 # %% ../nbs/10_text.ipynb #t10verdictplot
 def plot_verdicts(verdicts: list, title: str = None):
-    "Each claim's effect (points) with its interval, coloured by verdict as in chapter 06."
+    "Each claim's effect (points) with its 95% interval, coloured by its verdict after Holm's correction."
     from ftbook.finetune import VERDICT_COLOURS
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(verdicts) + 1))
     for i, v in enumerate(verdicts):
         ax.errorbar(v['effect'] * 100, i, xerr=[[(v['effect'] - v['low']) * 100], [(v['high'] - v['effect']) * 100]],
-                    fmt='o', capsize=3, color=VERDICT_COLOURS[v['verdict']])
+                    fmt='o', capsize=3, color=VERDICT_COLOURS[v['verdict_holm']])
     ax.axvline(0, color='k', lw=0.8); ax.set_yticks(range(len(verdicts)), [v['claim'] for v in verdicts], fontsize=8)
     ax.invert_yaxis(); ax.set_xlabel('effect (points of accuracy)'); ax.grid(alpha=0.3, axis='x')
     if title: ax.set_title(title, fontsize=10)
@@ -453,7 +444,7 @@ def decode_text(raw: bytes) -> tuple:
 
 @register
 class TextModel(Pretrained):
-    "all-MiniLM-L6-v2 and its sentences, for the recipe: body = embeddings and the first layers, tail = the last layers, pooled."
+    "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
     kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
     tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019); 1e-3 undid them
     def __init__(self, model: TextClassifier, tok, max_len: int = 64, described: str = None):
