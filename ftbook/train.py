@@ -28,7 +28,7 @@ __all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'p
            'set_train_mode', 'fit', 'plot_history', 'cache_key', 'code_hash', 'cached_model', 'pretrain_supervised',
            'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise',
            'rotate_batch', 'pretrain_selfsupervised', 'extract_features', 'probe_features', 'probe_predictions',
-           'linear_probe', 'block_features', 'bench_one', 'benchmark', 'print_benchmark', 'shipped_name',
+           'linear_probe', 'block_features', 'shipped_name', 'bench_one', 'benchmark', 'print_benchmark',
            'train_shipped_backbone', 'card_markdown']
 
 # %% ../nbs/05_pretraining.ipynb #a6c10f54
@@ -406,6 +406,14 @@ def block_features(body: nn.Sequential, ds: ImageSet, mean, std, device=None, bs
     return {n: torch.cat(o).numpy() for n, o in outs.items()}
 
 
+# %% ../nbs/05_pretraining.ipynb #1a5e0006
+def shipped_name(scale: str, label_smoothing: float = None) -> str:
+    "The packaged backbone's name at `scale`; with another `label_smoothing` than the recipe's, a variant's (`-ls0` for 0)."
+    from ftbook.models import SHIPPED_BACKBONES
+    same = label_smoothing is None or label_smoothing == pretrain_recipe(scale)['label_smoothing']
+    return SHIPPED_BACKBONES[scale] + ('' if same else f"-ls{label_smoothing:g}")
+
+
 # %% ../nbs/05_pretraining.ipynb #d35c34f9
 def _bench_data(n_images: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
@@ -482,12 +490,6 @@ LOG_FORMAT = ("one row per epoch: epoch; train_loss and train_acc, the means ove
               "(cross-entropy with the recipe's label smoothing, weights changing during the epoch); test_loss and "
               "test_acc on the source test split after the epoch (evaluation mode; the loss with label smoothing); "
               "lr, the learning rate after the epoch's last step; seconds, the epoch's training time")
-
-def shipped_name(scale: str, label_smoothing: float = None) -> str:
-    "The packaged backbone's name at `scale`; with another `label_smoothing` than the recipe's, a variant's (`-ls0` for 0)."
-    from ftbook.models import SHIPPED_BACKBONES
-    same = label_smoothing is None or label_smoothing == pretrain_recipe(scale)['label_smoothing']
-    return SHIPPED_BACKBONES[scale] + ('' if same else f"-ls{label_smoothing:g}")
 
 def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None,
                            label_smoothing: float = None) -> dict:
