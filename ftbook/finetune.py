@@ -110,11 +110,11 @@ def plain_batches(train: Batches, bs: int = 1000) -> Batches:
     return Batches(ImageSet(train.x, train.y, train.classes), bs, mean=train.mean.flatten(), std=train.std.flatten(),
                    device=train.device)
 
-@torch.no_grad()
 def frozen_features(body: nn.Module, batches: Batches) -> torch.Tensor:
-    "The features of every image of `batches`, in order and without augmentation, by `body` in evaluation mode."
-    body.eval()
-    return torch.cat([body(xb.contiguous(memory_format=torch.channels_last)).float() for xb, _ in plain_batches(batches)])
+    "`extract_features` of `batches`' images (in order, unaugmented, evaluation mode), as a tensor on their device."
+    ds = ImageSet(batches.x, batches.y, batches.classes)
+    feats = extract_features(body, ds, batches.mean.flatten(), batches.std.flatten(), batches.device)
+    return torch.from_numpy(feats).to(batches.device)
 
 def fit_head_on_features(head: nn.Module, feats: torch.Tensor, train: Batches, epochs: int, lr: float, valid: tuple = None,
                          wd: float = 5e-4) -> History:
