@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/finetuning.html.md"""
 
 # %% ../nbs/06_finetuning.ipynb #ba81084e
 from __future__ import annotations
-import copy, json, math, sys, time, urllib.error
+import copy, inspect, json, math, sys, time, urllib.error
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,29 +26,32 @@ from .data import (Batches, ImageSet, channel_stats, course_task, data_dir, defa
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, holm_verdicts, verdict
 from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
-from .train import History, cache_key, extract_features, fit, predict
+from .train import History, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'RESULTS_VERSION', 'SHIFT_STRATEGIES',
-           'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run', 'freeze', 'unfreeze',
-           'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'linear_probe',
-           'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'plain_batches',
-           'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'run_finetune', 'cross_validate',
-           'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results',
-           'nested_labels', 'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm',
-           'first_step_gradients', 'run_extras', 'results_path', 'save_results', 'save_finetune_results',
-           'finetune_results', 'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table',
-           'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead',
-           'WeightsUnavailable', 'torchvision_model']
+__all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SCARCE_STRATEGIES', 'RESULTS_VERSION',
+           'SHIFT_STRATEGIES', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run',
+           'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune',
+           'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze',
+           'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
+           'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates', 'corrupt', 'shifted_test',
+           'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies',
+           'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_extras',
+           'run_scarce', 'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'scarce_gains',
+           'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table', 'strategies_path',
+           'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable',
+           'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
-    "The experiment at `scale`: N, seeds per N, epochs per N (equal steps), batch size, learning rates, equivalence margin."
+    "The experiment at `scale`: N, seeds per N, epochs per N (equal steps), batch size, learning rates, margin, the scarce claim's runs."
     return {'cpu':  dict(ns=(10, 100), seeds={10: tuple(range(20)), 100: tuple(range(10))},
-                         epochs={10: 60, 100: 15}, bs=64, lr_grid=(0.01, 0.03), margin=0.02),
+                         epochs={10: 60, 100: 15}, bs=64, lr_grid=(0.01, 0.03), margin=0.02,
+                         scarce=dict(seeds=tuple(range(20)), draws=3)),
             'full': dict(ns=(10, 100, 1000, 5000), seeds={10: tuple(range(20)), 100: tuple(range(20)), 1000: tuple(range(5)),
                                                           5000: tuple(range(5))},
-                         epochs={10: 120, 100: 60, 1000: 10, 5000: 6}, bs=128, lr_grid=(0.003, 0.01, 0.03, 0.1), margin=0.02)}[scale]
+                         epochs={10: 120, 100: 60, 1000: 10, 5000: 6}, bs=128, lr_grid=(0.003, 0.01, 0.03, 0.1), margin=0.02,
+                         scarce=dict(seeds=tuple(range(5)), draws=5))}[scale]
 
 def steps_per_run(cfg: dict, n: int, n_classes: int = 2) -> int:
     "Optimiser steps of one run at `n` labels per class: epochs times batches per epoch."
@@ -101,29 +104,67 @@ def full_finetune(model, train, epochs, lr, valid=None, **kw) -> History:
     unfreeze(model)
     return fit(model, train, epochs, lr, valid, **{'progress': False, **kw})
 
+# %% ../nbs/06_finetuning.ipynb #c0f1e2d1
+def plain_batches(train: Batches, bs: int = 1000) -> Batches:
+    "The same images as `train`, in order, without augmentation: for features and evaluation."
+    return Batches(ImageSet(train.x, train.y, train.classes), bs, mean=train.mean.flatten(), std=train.std.flatten(),
+                   device=train.device)
+
+def frozen_features(body: nn.Module, batches: Batches) -> torch.Tensor:
+    "`extract_features` of `batches`' images (in order, unaugmented, evaluation mode), as a tensor on their device."
+    ds = ImageSet(batches.x, batches.y, batches.classes)
+    feats = extract_features(body, ds, batches.mean.flatten(), batches.std.flatten(), batches.device)
+    return torch.from_numpy(feats).to(batches.device)
+
+def fit_head_on_features(head: nn.Module, feats: torch.Tensor, train: Batches, epochs: int, lr: float, valid: tuple = None,
+                         wd: float = 5e-4) -> History:
+    "`fit` for a `head` alone on fixed features `feats` of `train`'s images: the same SGD, schedule, batch size and order."
+    y, rows = train.y, []
+    opt = make_optimizer([dict(params=list(head.parameters()), lr=lr)], 'sgd', wd)
+    sched = one_cycle(opt, epochs * len(train))
+    for epoch in range(epochs):
+        t0, total, correct, n = time.perf_counter(), 0.0, 0, 0
+        head.train()
+        order = torch.randperm(len(y), generator=train.gen).to(y.device) if train.shuffle else torch.arange(len(y), device=y.device)
+        for i in range(len(train)):
+            idx = order[i * train.bs:(i + 1) * train.bs]
+            out = head(feats[idx])
+            loss = F.cross_entropy(out, y[idx])
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+            total += loss.item() * len(idx); correct += (out.argmax(1) == y[idx]).sum().item(); n += len(idx)
+        row = dict(epoch=epoch + 1, train_loss=total / n, train_acc=correct / n, lr=opt.param_groups[-1]['lr'],
+                   seconds=time.perf_counter() - t0)
+        if valid is not None:
+            with torch.no_grad(): out = head(valid[0])
+            row.update(valid_loss=F.cross_entropy(out, valid[1]).item(), valid_acc=(out.argmax(1) == valid[1]).float().mean().item())
+        rows.append(row)
+    return History(rows)
+
 # %% ../nbs/06_finetuning.ipynb #e1712406
-def linear_probe(model, train, epochs, lr, valid=None, **kw) -> History:
-    "Train the head only; the body, and its BatchNorm statistics, stay frozen."
+def linear_probe(model, train, epochs, lr, valid=None, cache: bool = False, **kw) -> History:
+    "Train the head only; the body, and its BatchNorm statistics, stay frozen (`cache`: on features computed once, unaugmented)."
     freeze(model.body); unfreeze(model.head)
-    return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
+    if not cache: return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
+    held = (frozen_features(model.body, valid), valid.y) if valid is not None else None
+    return fit_head_on_features(model.head, frozen_features(model.body, train), train, epochs, lr, held, **kw)
 
 # %% ../nbs/06_finetuning.ipynb #2dcba010
 def _head_epochs(epochs): return max(1, round(epochs / 3))
 
-def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
+def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, cache: bool = False, **kw) -> History:
     "The articles' recipe: the head alone for a third of the budget, then everything at `lr * unfreeze_factor`."
     e1 = _head_epochs(epochs)
-    h1 = linear_probe(model, train, e1, lr, valid, **kw)
+    h1 = linear_probe(model, train, e1, lr, valid, cache=cache, **kw)
     h2 = full_finetune(model, train, epochs - e1, lr * unfreeze_factor, valid, **kw) if epochs > e1 else History()
     return History(h1.rows + h2.rows)
 
 # %% ../nbs/06_finetuning.ipynb #dc38c390
-def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, **kw) -> History:
+def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, cache: bool = False, **kw) -> History:
     "The head, then the blocks from the top down, in as many stages as the budget allows, reaching the stem."
     blocks = body_blocks(model)
     stages = np.array_split(np.arange(len(blocks))[::-1], min(len(blocks), max(1, epochs - 1)))
     shares = [len(s) for s in np.array_split(np.arange(epochs), len(stages) + 1)]
-    rows = linear_probe(model, train, shares[0], lr, valid, **kw).rows
+    rows = linear_probe(model, train, shares[0], lr, valid, cache=cache, **kw).rows
     for stage, e in zip(stages, shares[1:]):
         if e == 0: break
         for i in stage: unfreeze(blocks[i])
@@ -150,17 +191,10 @@ def l2sp_finetune(model, train, epochs, lr, valid=None, alpha=0.01, **kw) -> His
                **{'progress': False, **kw})
 
 # %% ../nbs/06_finetuning.ipynb #d7c8c8c2
-def plain_batches(train: Batches, bs: int = 1000) -> Batches:
-    "The same images as `train`, in order, without augmentation: for features and evaluation."
-    return Batches(ImageSet(train.x, train.y, train.classes), bs, mean=train.mean.flatten(), std=train.std.flatten(),
-                   device=train.device)
-
 @torch.no_grad()
 def fit_head_by_regression(model, train: Batches, C: float = 1.0):
     "Set `model.head` to the logistic regression fitted on the frozen body's features of `train`."
-    feats = extract_features(model.body, ImageSet(train.x, train.y, train.classes), train.mean.flatten(),
-                             train.std.flatten(), train.device)
-    X, y = torch.from_numpy(feats).double(), train.y.cpu().numpy()
+    X, y = frozen_features(model.body, train).double().cpu(), train.y.cpu().numpy()
     mu, sd = X.mean(0), X.std(0) + 1e-6
     clf = LogisticRegression(C=C, max_iter=2000).fit(((X - mu) / sd).numpy(), y)
     w, b = torch.from_numpy(clf.coef_), torch.from_numpy(clf.intercept_)
@@ -191,29 +225,52 @@ def reestimate_bn(model: nn.Module, batches) -> nn.Module:
     return model.eval()
 
 # %% ../nbs/06_finetuning.ipynb #61c9ba2a
+def _same_body(model: nn.Module, backbone: nn.Module) -> bool:
+    "Whether `model`'s body still holds exactly the weights and BatchNorm statistics of `backbone`'s."
+    a, b = model.body.state_dict(), backbone.body.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
+
+@torch.no_grad()
+def _scores(model: nn.Module, ds: ImageSet, mean, std, device) -> tuple:
+    "Logits and labels of `ds`, as `predict` gives them; on a CPU, batches of 250 in the default memory layout (faster there)."
+    if device.type != 'cpu': return predict(model, Batches(ds, 1000, mean=mean, std=std, device=device))
+    model.eval()
+    return torch.cat([model(xb) for xb, _ in Batches(ds, 250, mean=mean, std=std, device=device)]), ds.y.cpu()
+
+def test_features_of(backbone: nn.Module, sets: dict, mean, std, device=None) -> dict:
+    "{name: the frozen backbone body's features of each set in `sets`}, to score linear probes without running the body."
+    device = device or default_device()
+    body = copy.deepcopy(backbone.body).to(device)
+    return {k: frozen_features(body, Batches(ds, 1000, mean=mean, std=std, device=device)) for k, ds in sets.items()}
+
 def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: ImageSet, epochs: int, lr: float, seed: int = 0,
                  bs: int = 64, mean=None, std=None, augment: bool = True, pad: int = 4, valid: ImageSet = None, device=None,
-                 shifted: dict = None, reestimate: bool = False, **kw) -> dict:
+                 shifted: dict = None, reestimate: bool = False, cache: bool = False, test_features: dict = None, **kw) -> dict:
     "Fine-tune `backbone` on `labels` with `strategy`; score on `test` (and each `shifted` set); accuracy, history, model."
     set_seed(seed)
     if strategy == 'from scratch':
         model = ResNet(**{k: v for k, v in backbone.config.items() if k != 'arch'} | dict(n_classes=len(labels.classes)))
         mean, std = channel_stats(labels.x)
     else: model = new_head(backbone, len(labels.classes))
-    device = device or default_device()
+    device = torch.device(device or default_device())
     model = model.to(device)
     train = Batches(labels, min(bs, len(labels)), shuffle=True, augment=augment, pad=pad, mean=mean, std=std, device=device, seed=seed)
     val = Batches(valid, 1000, mean=mean, std=std, device=device) if valid is not None else None
     if reestimate: reestimate_bn(model, plain_batches(train))
     t0 = time.perf_counter()
+    if cache and 'cache' in inspect.signature(STRATEGIES[strategy]).parameters: kw = dict(kw, cache=True)
     hist = STRATEGIES[strategy](model, train, epochs, lr, val, **kw)
     seconds, acc, pred = time.perf_counter() - t0, None, None
-    score = lambda ds: predict(model, Batches(ds, 1000, mean=mean, std=std, device=device))
+    frozen = test_features if test_features and _same_body(model, backbone) else {}
+    def score(ds, name='test'):
+        if name in frozen:
+            with torch.no_grad(): return model.eval().head(frozen[name]).float().cpu(), ds.y.cpu()
+        return _scores(model, ds, mean, std, device)
     if test is not None:
         logits, ys = score(test)
         pred = logits.argmax(1)
         acc = (pred == ys).sum().item() / len(ys)
-    shift_acc = {k: (lambda lg, y: (lg.argmax(1) == y).float().mean().item())(*score(ds)) for k, ds in (shifted or {}).items()}
+    shift_acc = {k: (lambda lg, y: (lg.argmax(1) == y).float().mean().item())(*score(ds, k)) for k, ds in (shifted or {}).items()}
     return dict(strategy=strategy, n=len(labels) // len(labels.classes), seed=seed, lr=lr, accuracy=acc, valid_acc=hist.last.get('valid_acc'),
                 seconds=seconds, history=hist.rows, test_pred=None if pred is None else pred.tolist(), shift_acc=shift_acc,
                 model=model)
@@ -239,7 +296,7 @@ def choose_learning_rates(backbone: nn.Module, target_train: ImageSet, cfg: dict
     chosen, scores = {}, {}
     for name in _progress(list(STRATEGIES)):
         scores[name] = {lr: run_finetune(name, backbone, labels.subset(tr), None, cfg['epochs'][n], lr, seed=seed, bs=cfg['bs'], mean=mean,
-                                         std=std, valid=labels.subset(va))['valid_acc'] for lr in cfg['lr_grid']}
+                                         std=std, valid=labels.subset(va), cache=True)['valid_acc'] for lr in cfg['lr_grid']}
         chosen[name] = max(scores[name], key=scores[name].get)
     return chosen, scores
 
@@ -292,17 +349,27 @@ def nested_labels(train: ImageSet, ns, seed: int) -> dict:
     for n in sorted(ns, reverse=True): pool = out[n] = sample_per_class(pool, n, seed=seed)
     return out
 
+def disjoint_draws(pool: ImageSet, n: int, k: int, seed: int) -> list:
+    "`k` draws of `n` labels per class from `pool` that share no image; the first is `sample_per_class(pool, n, seed)`."
+    g, perms = torch.Generator().manual_seed(seed), []
+    for c, name in enumerate(pool.classes):
+        idx = torch.nonzero(pool.y == c).flatten()
+        if len(idx) < n * k: raise ValueError(f"class {name!r} has {len(idx)} images, fewer than {k} draws of {n}")
+        perms.append(idx[torch.randperm(len(idx), generator=g)])
+    return [pool.subset(torch.cat([p[j * n:(j + 1) * n] for p in perms]).sort().values) for j in range(k)]
+
 def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
                    shifted: dict = None, shift: tuple = ()) -> list:
     "Every strategy at every N and seed of `cfg`, at its `chosen` learning rate, scored on `target_test`: runs without models."
     runs, seeds = [], sorted({s for v in cfg['seeds'].values() for s in v})
+    feats = test_features_of(backbone, dict(test=target_test, **(shifted or {})), mean, std)
     for seed in _progress(seeds):
-        ns = [n for n in cfg['ns'] if seed in cfg['seeds'][n]]
-        for n, labels in sorted(nested_labels(target_train, ns, seed).items()):
+        draws = nested_labels(target_train, cfg['ns'], seed)  # every N drawn, so a seed's draws nest whichever N it runs
+        for n in [n for n in sorted(cfg['ns']) if seed in cfg['seeds'][n]]:
             for name in STRATEGIES:
                 sh = shifted if name in shift and n == max(cfg['ns']) else None
-                r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'],
-                                 mean=mean, std=std, shifted=sh)
+                r = run_finetune(name, backbone, draws[n], target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'],
+                                 mean=mean, std=std, shifted=sh, cache=True, test_features=feats)
                 runs.append({k: v for k, v in r.items() if k != 'model'})
     return runs
 
@@ -376,6 +443,7 @@ def first_step_gradients(backbone: nn.Module, labels: ImageSet, seed: int, mean,
 EXTRA_VARIANTS = {'same rate after unfreezing': ('freeze then unfreeze', dict(unfreeze_factor=1.0)),
                   'no augmentation': ('full fine-tuning', dict(augment=False)),
                   'BatchNorm re-estimated': ('linear probe', dict(reestimate=True))}
+SCARCE_STRATEGIES = ('freeze then unfreeze', 'from scratch')
 
 # %% ../nbs/06_finetuning.ipynb #9a7b6c03
 def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
@@ -389,10 +457,25 @@ def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
             out.append(dict(variant=variant, strategy=name, n=n, seed=seed, accuracy=r['accuracy']))
         out.append(dict(variant='first-step gradient', n=n, seed=seed,
                         **first_step_gradients(backbone, labels, seed, mean, std, cfg['bs'])))
+    return out + (run_scarce(backbone, target_train, target_test, cfg, chosen, mean, std) if cfg.get('scarce') else [])
+
+def run_scarce(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
+    "The 'scarce' claim's runs beyond the table's: its seeds at the largest N, and more disjoint draws at the smallest."
+    lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
+    feats = test_features_of(backbone, dict(test=target_test), mean, std)
+    for seed in _progress(cfg['scarce']['seeds']):
+        big = nested_labels(target_train, [hi], seed)[hi]
+        todo = [] if seed in cfg['seeds'][hi] else [(hi, 0, big)]
+        todo += [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, cfg['scarce']['draws'], seed)) if j > 0]
+        for n, j, labels in todo:
+            for name in SCARCE_STRATEGIES:
+                r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed + 1000 * j,
+                                 bs=cfg['bs'], mean=mean, std=std, cache=True, test_features=feats)
+                out.append(dict(variant='scarce', strategy=name, n=n, seed=seed, draw=j, accuracy=r['accuracy']))
     return out
 
 # %% ../nbs/06_finetuning.ipynb #d229d06b
-RESULTS_VERSION = 2  # bump when the experiment's code changes what a saved file means
+RESULTS_VERSION = 3  # bump when the experiment's code changes what a saved file means
 
 # %% ../nbs/06_finetuning.ipynb #79d17052
 def _backbone_sha(scale: str) -> str:
@@ -441,6 +524,16 @@ def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     return json.loads(path.read_text())
 
 # %% ../nbs/06_finetuning.ipynb #c1a1f002
+def scarce_gains(runs: list, extras: list, n: int) -> dict:
+    "{seed: freeze-then-unfreeze's gain over from scratch at `n`, averaged over the seed's draws} from the table and the extras."
+    both = {}
+    for r in [dict(r, draw=0) for r in runs] + [r for r in extras if r.get('variant') == 'scarce']:
+        if r['n'] == n and r['strategy'] in SCARCE_STRATEGIES: both.setdefault((r['seed'], r['draw']), {})[r['strategy']] = r['accuracy']
+    gains = {}
+    for (seed, _), d in sorted(both.items()):
+        if len(d) == 2: gains.setdefault(seed, []).append(d['freeze then unfreeze'] - d['from scratch'])
+    return {s: float(np.mean(g)) for s, g in gains.items()}
+
 def chapter_claims(res: dict) -> list:
     "The chapter's family of claims from its saved results: each a paired `verdict`, with Holm's correction across the family."
     runs, extras, m = res['runs'], res['extras'], res['config']['margin']
@@ -449,12 +542,12 @@ def chapter_claims(res: dict) -> list:
     var = lambda v: {r['seed']: r['accuracy'] for r in extras if r['variant'] == v}
     ood = lambda s: {r['seed']: float(np.mean(list(r['shift_acc'].values()))) for r in runs
                      if r['strategy'] == s and r['n'] == hi and r.get('shift_acc')}
-    gain = lambda n: {s: a - acc('from scratch', n)[s] for s, a in acc('freeze then unfreeze', n).items()}
     grad = {r['seed']: math.log10(r['random'] / r['probe']) for r in extras if r['variant'] == 'first-step gradient'}
     ftu = 'freeze then unfreeze'
     spec = [('pretraining at N = lo', f"pretraining helps at N = {lo}: {ftu} beats from scratch", acc(ftu, lo), acc('from scratch', lo)),
             ('pretraining at N = hi', f"pretraining helps at N = {hi}: {ftu} beats from scratch", acc(ftu, hi), acc('from scratch', hi)),
-            ('scarce', f"pretraining helps most when labels are scarce: its gain is larger at N = {lo} than at N = {hi}", gain(lo), gain(hi)),
+            ('scarce', f"pretraining helps most when labels are scarce: its gain is larger at N = {lo} than at N = {hi}",
+             scarce_gains(runs, extras, lo), scarce_gains(runs, extras, hi)),
             ('vs probe', f"{ftu} beats the linear probe at N = {hi}", acc(ftu, hi), acc('linear probe', hi)),
             ('vs full', f"{ftu} beats full fine-tuning at N = {hi}", acc(ftu, hi), acc('full fine-tuning', hi)),
             ('lower rate', f"a tenfold lower rate after unfreezing beats the same rate ({ftu}, N = {hi})", acc(ftu, hi),

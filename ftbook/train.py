@@ -28,8 +28,8 @@ __all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'p
            'set_train_mode', 'fit', 'plot_history', 'cache_key', 'code_hash', 'cached_model', 'pretrain_supervised',
            'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise',
            'rotate_batch', 'pretrain_selfsupervised', 'extract_features', 'probe_features', 'probe_predictions',
-           'linear_probe', 'block_features', 'bench_one', 'benchmark', 'print_benchmark', 'train_shipped_backbone',
-           'card_markdown']
+           'linear_probe', 'block_features', 'shipped_name', 'bench_one', 'benchmark', 'print_benchmark',
+           'train_shipped_backbone', 'card_markdown']
 
 # %% ../nbs/05_pretraining.ipynb #a6c10f54
 RECIPES = {
@@ -406,6 +406,14 @@ def block_features(body: nn.Sequential, ds: ImageSet, mean, std, device=None, bs
     return {n: torch.cat(o).numpy() for n, o in outs.items()}
 
 
+# %% ../nbs/05_pretraining.ipynb #1a5e0006
+def shipped_name(scale: str, label_smoothing: float = None) -> str:
+    "The packaged backbone's name at `scale`; with another `label_smoothing` than the recipe's, a variant's (`-ls0` for 0)."
+    from ftbook.models import SHIPPED_BACKBONES
+    same = label_smoothing is None or label_smoothing == pretrain_recipe(scale)['label_smoothing']
+    return SHIPPED_BACKBONES[scale] + ('' if same else f"-ls{label_smoothing:g}")
+
+
 # %% ../nbs/05_pretraining.ipynb #d35c34f9
 def _bench_data(n_images: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
@@ -483,11 +491,13 @@ LOG_FORMAT = ("one row per epoch: epoch; train_loss and train_acc, the means ove
               "test_acc on the source test split after the epoch (evaluation mode; the loss with label smoothing); "
               "lr, the learning rate after the epoch's last step; seconds, the epoch's training time")
 
-def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None) -> dict:
-    "Pretrain the recipe at `scale` on CIFAR-10's 8 source classes; write it, its card and its log into the package."
+def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None,
+                           label_smoothing: float = None) -> dict:
+    "Pretrain the recipe at `scale` (with another `label_smoothing` if given) on CIFAR-10's 8 source classes; write it, card, log."
     from ftbook.data import cifar10_task
-    from ftbook.models import SHIPPED_BACKBONES, backbone_dir
-    name, recipe = SHIPPED_BACKBONES[scale], pretrain_recipe(scale)
+    from ftbook.models import backbone_dir
+    name, recipe = shipped_name(scale, label_smoothing), pretrain_recipe(scale)
+    if label_smoothing is not None: recipe['label_smoothing'] = label_smoothing
     task = cifar10_task()
     source, _ = transfer_split(task.train, task.target_classes)
     test = select_classes(task.test, source.classes)
@@ -499,7 +509,8 @@ def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkp
                 test_acc=r.get('valid_acc'), lr=r['lr'], seconds=round(r['seconds'], 1)) for r in meta['history']]
     card = dict(name=name, scale=scale, architecture=model.config, recipe=recipe, seed=seed,
                 command=f'python -c "from ftbook.train import train_shipped_backbone; '
-                        f'train_shipped_backbone({scale!r})"',
+                        f'train_shipped_backbone({scale!r}' + ('' if name == shipped_name(scale) else
+                                                              f', label_smoothing={label_smoothing!r}') + ')"',
                 data=f'CIFAR-10 training split, the 8 classes that are not cat or dog ({len(source):,} images, '
                      f'random crop + flip); accuracy on the CIFAR-10 test split of the same 8 classes '
                      f'({len(test):,} images)',
