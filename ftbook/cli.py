@@ -6,92 +6,22 @@ Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
 # %% ../nbs/09_cli.ipynb #3fe67992
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, sys
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-
-from .data import (Batches, DataError, atomic_write, channel_stats, cifar10_task, digits_task, get_scale,
-                         load_image_folder, sample_per_class, select_classes, set_seed, transfer_split)
-from .finetune import STRATEGIES, format_results, results_table, run_finetune
+from .data import DataError, cifar10_task, get_scale, load_image_folder, select_classes, transfer_split
+from .finetune import STRATEGIES
 from .imagenet import NonFiniteLoss, WeightsError
-from .metrics import plot_confusion
-from .models import CheckpointError, ResNet, read_checkpoint, save_checkpoint
-from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, evaluate_folder, finetune_cifar8,
-                           finetune_folder, predict_files, prepare_out, write_figure)
-from .train import fit, plot_history, predict, pretrain_recipe, pretrain_supervised
+from .models import CheckpointError, read_checkpoint, save_checkpoint
+from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, demo, evaluate_folder, finetune_cifar8,
+                           finetune_folder, predict_files, prepare_out)
+from .train import pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['DEMO', 'demo', 'finetune', 'evaluate', 'predict_images', 'pretrain', 'main']
+__all__ = ['finetune', 'evaluate', 'predict_images', 'pretrain', 'main']
 
 # %% ../nbs/09_cli.ipynb #f70dcefa
 import ftbook.text  # registers the text modality with the recipe (transformers is imported only when text is used)
-
-# %% ../nbs/09_cli.ipynb #68e3d38d
-def _save(fig, path):
-    if fig is not None: write_figure(path, fig)
-
-# %% ../nbs/09_cli.ipynb #3dc2027b
-DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
-            strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
-
-# %% ../nbs/09_cli.ipynb #5f6b0a67
-def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> list:
-    "Every strategy of `DEMO` at every N and seed, fine-tuned from `backbone` and scored on `target_test`."
-    runs = []
-    for n in DEMO['ns']:
-        for s in DEMO['seeds']:
-            labels = sample_per_class(target_train, n, seed=seed + s)
-            for name, lr in DEMO['strategies'].items():
-                runs.append(run_finetune(name, backbone, labels, target_test, DEMO['epochs'][n], lr, seed=seed + s,
-                                         bs=32, mean=mean, std=std, pad=1))
-    return runs
-
-# %% ../nbs/09_cli.ipynb #785ffe37
-def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
-    "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
-    fig, ax = plt.subplots(figsize=(6, 3))
-    x = np.arange(len(DEMO['ns']))
-    for i, (name, d) in enumerate(table.items()):
-        ax.bar(x + 0.27 * i, [d[n][0] for n in DEMO['ns']], 0.27, yerr=[d[n][1] for n in DEMO['ns']], label=name,
-               capsize=3)
-    ax.set_xticks(x + 0.27, [f"N = {n}" for n in DEMO['ns']]); ax.set_ylabel('test accuracy'); ax.legend(fontsize=8)
-    fig.tight_layout(); _save(fig, out/'accuracy.png')
-    best = max((r for r in runs if r['n'] == max(DEMO['ns'])), key=lambda r: r['accuracy'])
-    logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
-    title = f"{best['strategy']}, N = {best['n']}"
-    _save(plot_confusion(ys, logits.argmax(1), target_test.classes, title), out/'confusion_matrix.png')
-    _save(plot_history(hist, 'pretraining on digits 0-4'), out/'pretraining_curves.png')
-
-# %% ../nbs/09_cli.ipynb #82f07684
-def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
-    "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
-    t0, out = time.perf_counter(), prepare_out(out, force)
-    set_seed(seed)
-    task = digits_task(seed)
-    source, _ = transfer_split(task.train, task.target_classes)
-    target_train = select_classes(task.train, task.target_classes)
-    target_test = select_classes(task.test, task.target_classes)
-    mean, std = channel_stats(source.x)
-    backbone = ResNet(len(source.classes), 1, DEMO['widths'], stem_stride=DEMO['stem_stride'])
-    src_test = select_classes(task.test, source.classes)
-    hist = fit(backbone, Batches(source, 64, shuffle=True, augment=True, pad=1, mean=mean, std=std, seed=seed),
-               DEMO['pretrain_epochs'], 0.1, valid=Batches(src_test, 512, mean=mean, std=std), progress=False)
-    print(f"pretrained on digits {', '.join(source.classes)}: {hist.last['valid_acc']:.1%} test accuracy")
-    runs = _demo_runs(backbone, target_train, target_test, mean, std, seed)
-    table = results_table(runs)
-    text = format_results(table)
-    print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
-    _demo_figures(out, table, runs, hist, target_test, mean, std)
-    secs = time.perf_counter() - t0
-    report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
-        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
-        f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
-        f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
-    atomic_write(out/'report.md', lambda t: t.write_text(report))
-    print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
-    return dict(out=out, seconds=secs, table=table)
 
 # %% ../nbs/09_cli.ipynb #4f82e554
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',

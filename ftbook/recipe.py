@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 'UsageError', 'check_option', 'prepare_out',
-           'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm', 'body_chunk', 'ImageModel',
-           'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes', 'HeapTrimmer',
-           'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features',
-           'fit_head', 'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
+__all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 'DEMO', 'UsageError', 'check_option',
+           'prepare_out', 'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm', 'body_chunk',
+           'ImageModel', 'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes',
+           'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations',
+           'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
            'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations', 'predict_inputs',
            'torch_threads', 'write_figure', 'worst_figure', 'report_text', 'write_run', 'Run', 'finetune_folder',
            'evaluate_folder', 'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8',
-           'lookalike_folder', 'benchmark', 'print_benchmark']
+           'lookalike_folder', 'demo', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn as nn
@@ -32,16 +33,17 @@ from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/09_recipe.ipynb #d843267c
 from .data import (BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
-                         default_device, find_splits, load_image_folder, read_image, resize_center_crop, set_seed,
-                         sha256_file, stratified_split)
-from .finetune import STRATEGIES, WeightsUnavailable, finetune_config, new_head, recommended_strategy
+                         default_device, digits_task, find_splits, load_image_folder, read_image, resize_center_crop,
+                         sample_per_class, select_classes, set_seed, sha256_file, stratified_split, transfer_split)
+from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_results, new_head,
+                             recommended_strategy, results_table, run_finetune)
 from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head,
                              model_preprocessing, suggest_lr, timm_model, train_head)
 from .metrics import (binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion,
                             plot_mistakes)
 from .models import (CheckpointError, ResNet, load_checkpoint, pretrained_backbone, read_checkpoint,
                            save_checkpoint)
-from .train import History, plot_history, predict
+from .train import History, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
 class UsageError(Exception):
@@ -899,6 +901,67 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
                 photo = Image.fromarray(ds.x[i].permute(1, 2, 0).numpy()).resize(size, Image.BICUBIC)
                 photo.save(d/f'{i:05d}.jpg', quality=90)
     return root
+
+# %% ../nbs/09_recipe.ipynb #3dc2027b
+DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
+            strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
+
+# %% ../nbs/09_recipe.ipynb #5f6b0a67
+def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> list:
+    "Every strategy of `DEMO` at every N and seed, fine-tuned from `backbone` and scored on `target_test`."
+    runs = []
+    for n in DEMO['ns']:
+        for s in DEMO['seeds']:
+            labels = sample_per_class(target_train, n, seed=seed + s)
+            for name, lr in DEMO['strategies'].items():
+                runs.append(run_finetune(name, backbone, labels, target_test, DEMO['epochs'][n], lr, seed=seed + s,
+                                         bs=32, mean=mean, std=std, pad=1))
+    return runs
+
+# %% ../nbs/09_recipe.ipynb #785ffe37
+def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
+    "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
+    fig, ax = plt.subplots(figsize=(6, 3))
+    x = np.arange(len(DEMO['ns']))
+    for i, (name, d) in enumerate(table.items()):
+        ax.bar(x + 0.27 * i, [d[n][0] for n in DEMO['ns']], 0.27, yerr=[d[n][1] for n in DEMO['ns']], label=name,
+               capsize=3)
+    ax.set_xticks(x + 0.27, [f"N = {n}" for n in DEMO['ns']]); ax.set_ylabel('test accuracy'); ax.legend(fontsize=8)
+    fig.tight_layout(); write_figure(out/'accuracy.png', fig)
+    best = max((r for r in runs if r['n'] == max(DEMO['ns'])), key=lambda r: r['accuracy'])
+    logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
+    title = f"{best['strategy']}, N = {best['n']}"
+    write_figure(out/'confusion_matrix.png', plot_confusion(ys, logits.argmax(1), target_test.classes, title))
+    write_figure(out/'pretraining_curves.png', plot_history(hist, 'pretraining on digits 0-4'))
+
+# %% ../nbs/09_recipe.ipynb #82f07684
+def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
+    "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
+    t0, out = time.perf_counter(), prepare_out(out, force)
+    set_seed(seed)
+    task = digits_task(seed)
+    source, _ = transfer_split(task.train, task.target_classes)
+    target_train = select_classes(task.train, task.target_classes)
+    target_test = select_classes(task.test, task.target_classes)
+    mean, std = channel_stats(source.x)
+    backbone = ResNet(len(source.classes), 1, DEMO['widths'], stem_stride=DEMO['stem_stride'])
+    src_test = select_classes(task.test, source.classes)
+    hist = fit(backbone, Batches(source, 64, shuffle=True, augment=True, pad=1, mean=mean, std=std, seed=seed),
+               DEMO['pretrain_epochs'], 0.1, valid=Batches(src_test, 512, mean=mean, std=std), progress=False)
+    print(f"pretrained on digits {', '.join(source.classes)}: {hist.last['valid_acc']:.1%} test accuracy")
+    runs = _demo_runs(backbone, target_train, target_test, mean, std, seed)
+    table = results_table(runs)
+    text = format_results(table)
+    print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
+    _demo_figures(out, table, runs, hist, target_test, mean, std)
+    secs = time.perf_counter() - t0
+    report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
+        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
+        f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
+        f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
+    atomic_write(out/'report.md', lambda t: t.write_text(report))
+    print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
+    return dict(out=out, seconds=secs, table=table)
 
 # %% ../nbs/09_recipe.ipynb #b8ffcca8
 def _rate(f, n: int) -> float:
