@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ftbook-installed
 DEMO_OUT ?= .demo
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=1200
 
-.PHONY: install demo test sync wheel-test lab docs site-test readme bench backbone clean distclean
+.PHONY: install demo test sync wheel-test lab docs site-test readme bench backbone scarce clean distclean
 
 install: $(STAMP)  ## create .venv, install the package (editable) and dev tools, register the `ftbook` kernel
 
@@ -65,6 +65,9 @@ distclean: clean  ## also remove the virtual environment
 
 backbone: install  ## maintainers: pretrain the shipped backbone (full-scale recipe) into ftbook/backbones/ with its model card
 	FTBOOK_SCALE=full $(BIN)/python -c "from ftbook.train import train_shipped_backbone; train_shipped_backbone()"
+
+scarce: install  ## maintainers: run chapter 06's confirmatory study of the 'scarce' claim (minutes on a CPU) into ftbook/backbones/
+	$(BIN)/python -c "from ftbook.finetune import scarce_study; scarce_study()"
 
 bench: install  ## images/s: bare timm forward_features vs the recipe from JPEG files per size; ftbook's fit vs PyTorch and fastai
 	@D=$$(mktemp -d) && $(BIN)/python -c "import sys; from ftbook.recipe import lookalike_folder, benchmark, print_benchmark; \

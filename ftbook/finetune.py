@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/finetuning.html.md"""
 
 # %% ../nbs/06_finetuning.ipynb #ba81084e
 from __future__ import annotations
-import copy, inspect, json, math, sys, time, urllib.error
+import copy, hashlib, inspect, json, math, sys, time, urllib.error
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -30,17 +30,18 @@ from .train import History, cache_key, extract_features, fit, make_optimizer, on
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SCARCE_STRATEGIES', 'RESULTS_VERSION',
-           'SHIFT_STRATEGIES', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run',
-           'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune',
-           'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze',
-           'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
-           'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates', 'corrupt', 'shifted_test',
-           'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies',
-           'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_extras',
-           'run_scarce', 'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'scarce_gains',
-           'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table', 'strategies_path',
-           'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable',
-           'torchvision_model']
+           'SHIFT_STRATEGIES', 'SCARCE_STUDY', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config',
+           'steps_per_run', 'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch',
+           'full_finetune', 'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe',
+           'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression',
+           'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates',
+           'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
+           'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm',
+           'first_step_gradients', 'run_extras', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
+           'finetune_results', 'equivalence_power', 'seeds_for_power', 'scarce_study_path', 'run_scarce_study',
+           'pilot_differences', 'scarce_study', 'load_scarce_study', 'scarce_gains', 'chapter_claims', 'format_claims',
+           'strategy_table', 'format_strategy_table', 'strategies_path', 'strategy_record', 'recommended_strategy',
+           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
@@ -523,6 +524,83 @@ def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     save_finetune_results(path, runs, chosen, scores, cfg, card, test, extras)
     return json.loads(path.read_text())
 
+# %% ../nbs/06_finetuning.ipynb #5c0a0002
+def equivalence_power(sd: float, effect: float, margin: float, n: int, level: float = 0.95) -> float:
+    "Chance that the `level` t-interval of the mean of `n` paired differences (true mean `effect`, SD `sd`) is inside ±`margin`."
+    df, se = n - 1, sd / math.sqrt(n)
+    t = stats.t.ppf(0.5 + level / 2, df)
+    return max(0.0, float(stats.nct.sf(t, df, (effect + margin) / se) + stats.nct.cdf(-t, df, (effect - margin) / se) - 1))
+
+def seeds_for_power(sd: float, effect: float, margin: float, power: float = 0.8, level: float = 0.95, most: int = 10_000) -> int:
+    "The fewest paired seeds whose `level` interval concludes equivalence within ±`margin` with probability `power`."
+    n = next((n for n in range(2, most + 1) if equivalence_power(sd, effect, margin, n, level) >= power), None)
+    if n is None: raise ValueError(f"more than {most} seeds needed: effect {effect} is too close to the margin {margin}")
+    return n
+
+# %% ../nbs/06_finetuning.ipynb #5c0a0004
+SCARCE_STUDY = {'cpu': dict(seeds=tuple(range(10_000, 10_000 + 43)), draws=3, margin=0.02, level=0.95, power=0.8)}
+
+def scarce_study_path(scale: str = 'cpu') -> Path:
+    "The packaged confirmatory study of the 'scarce' claim for the backbone of `scale`."
+    return backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.scarce.json"
+
+def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
+                     seeds, draws: int) -> list:
+    "The 'scarce' protocol on `seeds`: both strategies at the largest N and on `draws` disjoint draws at the smallest."
+    lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
+    feats = test_features_of(backbone, dict(test=target_test), mean, std)
+    for seed in _progress(seeds):
+        big = nested_labels(target_train, [hi], seed)[hi]
+        for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
+            for name in SCARCE_STRATEGIES:
+                r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed + 1000 * j,
+                                 bs=cfg['bs'], mean=mean, std=std, cache=True, test_features=feats)
+                out.append(dict(variant='scarce', strategy=name, n=n, seed=seed, draw=j, accuracy=r['accuracy']))
+    return out
+
+def pilot_differences(res: dict) -> np.ndarray:
+    "The pilot's per-seed differences: freeze-then-unfreeze's gain at the smallest N minus its gain at the largest."
+    ns = sorted({r['n'] for r in res['runs']})
+    lo, hi = (scarce_gains(res['runs'], res['extras'], n) for n in (ns[0], ns[-1]))
+    return np.array([lo[s] - hi[s] for s in sorted(set(lo) & set(hi))])
+
+def _study_code_sha() -> str:
+    "A hash of the code a run of the study goes through (the study's loop, the draws, the two strategies, the fit)."
+    fs = (run_scarce_study, nested_labels, disjoint_draws, run_finetune, freeze_then_unfreeze, from_scratch,
+          fit_head_on_features, frozen_features, fit)
+    return hashlib.sha256(''.join(inspect.getsource(f) for f in fs).encode()).hexdigest()[:16]
+
+def scarce_study(scale: str = 'cpu') -> dict:
+    "Run the confirmatory study of `scale` as `SCARCE_STUDY` designs it and write it into the package: the record."
+    design, cfg, task = SCARCE_STUDY[scale], finetune_config(scale), course_task()
+    res = finetune_results(scale)  # the pilot, and the learning rates it chose
+    d = pilot_differences(res)
+    n = seeds_for_power(d.std(ddof=1), d.mean(), design['margin'], design['power'], design['level'])
+    if n != len(design['seeds']): raise ValueError(f"the pilot asks for {n} seeds, the design has {len(design['seeds'])}")
+    if set(design['seeds']) & set(cfg['scarce']['seeds']): raise ValueError("the study's seeds must not be the pilot's")
+    train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
+    backbone, card = course_backbone(scale)
+    t0 = time.perf_counter()
+    runs = run_scarce_study(backbone, train, test, cfg, res['chosen_lr'], card['mean'], card['std'], design['seeds'],
+                            design['draws'])
+    record = dict(backbone=SHIPPED_BACKBONES[scale], backbone_sha256=_backbone_sha(scale), config=cache_key(**cfg),
+                  design=_jsonable(design), pilot=dict(n=len(d), effect=float(d.mean()), sd=float(d.std(ddof=1))),
+                  chosen_lr=res['chosen_lr'], code_sha256=_study_code_sha(), seconds=round(time.perf_counter() - t0, 1),
+                  threads=torch.get_num_threads(), torch=torch.__version__, runs=runs)
+    scarce_study_path(scale).write_text(json.dumps(record, indent=1) + '\n')
+    return record
+
+def load_scarce_study(scale: str = 'cpu') -> dict:
+    "The packaged confirmatory study of `scale` (None where `SCARCE_STUDY` designs none); stale or absent: an error."
+    if scale not in SCARCE_STUDY: return None
+    path = scarce_study_path(scale)
+    if not path.exists(): raise FileNotFoundError(f"no packaged study {path.name}: run `make scarce` to write it.")
+    rec = json.loads(path.read_text())
+    want = (_jsonable(SCARCE_STUDY[scale]), _backbone_sha(scale), cache_key(**finetune_config(scale)))
+    if (rec['design'], rec['backbone_sha256'], rec['config']) != want:
+        raise ValueError(f"{path.name} was made with another design, backbone or configuration: run `make scarce` again.")
+    return rec
+
 # %% ../nbs/06_finetuning.ipynb #c1a1f002
 def scarce_gains(runs: list, extras: list, n: int) -> dict:
     "{seed: freeze-then-unfreeze's gain over from scratch at `n`, averaged over the seed's draws} from the table and the extras."
@@ -534,8 +612,8 @@ def scarce_gains(runs: list, extras: list, n: int) -> dict:
         if len(d) == 2: gains.setdefault(seed, []).append(d['freeze then unfreeze'] - d['from scratch'])
     return {s: float(np.mean(g)) for s, g in gains.items()}
 
-def chapter_claims(res: dict) -> list:
-    "The chapter's family of claims from its saved results: each a paired `verdict`, with Holm's correction across the family."
+def chapter_claims(res: dict, study: dict = None) -> list:
+    "The chapter's claims from its saved results (the 'scarce' one from the confirmatory `study` if given), Holm across the family."
     runs, extras, m = res['runs'], res['extras'], res['config']['margin']
     ns = sorted({r['n'] for r in runs}); lo, hi = ns[0], ns[-1]
     acc = lambda s, n: {r['seed']: r['accuracy'] for r in runs if r['strategy'] == s and r['n'] == n}
@@ -546,8 +624,9 @@ def chapter_claims(res: dict) -> list:
     ftu = 'freeze then unfreeze'
     spec = [('pretraining at N = lo', f"pretraining helps at N = {lo}: {ftu} beats from scratch", acc(ftu, lo), acc('from scratch', lo)),
             ('pretraining at N = hi', f"pretraining helps at N = {hi}: {ftu} beats from scratch", acc(ftu, hi), acc('from scratch', hi)),
-            ('scarce', f"pretraining helps most when labels are scarce: its gain is larger at N = {lo} than at N = {hi}",
-             scarce_gains(runs, extras, lo), scarce_gains(runs, extras, hi)),
+            ('scarce', f"pretraining helps most when labels are scarce: its gain is larger at N = {lo} than at N = {hi}"
+             + (' (confirmatory study)' if study else ''), *(scarce_gains([], study['runs'], n) if study else
+                                                           scarce_gains(runs, extras, n) for n in (lo, hi))),
             ('vs probe', f"{ftu} beats the linear probe at N = {hi}", acc(ftu, hi), acc('linear probe', hi)),
             ('vs full', f"{ftu} beats full fine-tuning at N = {hi}", acc(ftu, hi), acc('full fine-tuning', hi)),
             ('lower rate', f"a tenfold lower rate after unfreezing beats the same rate ({ftu}, N = {hi})", acc(ftu, hi),
