@@ -37,8 +37,8 @@ __all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SC
            'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates',
            'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
            'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm',
-           'first_step_gradients', 'run_extras', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
-           'finetune_results', 'equivalence_power', 'seeds_for_power', 'scarce_study_path', 'run_scarce_study',
+           'first_step_gradients', 'run_extras', 'run_scarce_study', 'run_scarce', 'results_path', 'save_results',
+           'save_finetune_results', 'finetune_results', 'equivalence_power', 'seeds_for_power', 'scarce_study_path',
            'pilot_differences', 'scarce_study', 'load_scarce_study', 'scarce_gains', 'chapter_claims', 'format_claims',
            'strategy_table', 'format_strategy_table', 'strategies_path', 'strategy_record', 'recommended_strategy',
            'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
@@ -460,20 +460,28 @@ def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
                         **first_step_gradients(backbone, labels, seed, mean, std, cfg['bs'])))
     return out + (run_scarce(backbone, target_train, target_test, cfg, chosen, mean, std) if cfg.get('scarce') else [])
 
-def run_scarce(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
-    "The 'scarce' claim's runs beyond the table's: its seeds at the largest N, and more disjoint draws at the smallest."
+def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
+                     seeds, draws: int, skip=()) -> list:
+    "The 'scarce' protocol on `seeds`: both strategies at the largest N and on `draws` disjoint draws at the smallest."
+    # skip: the (seed, N, draw) triples already run elsewhere (the pilot's in the table)
     lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
     feats = test_features_of(backbone, dict(test=target_test), mean, std)
-    for seed in _progress(cfg['scarce']['seeds']):
+    for seed in _progress(seeds):
         big = nested_labels(target_train, [hi], seed)[hi]
-        todo = [] if seed in cfg['seeds'][hi] else [(hi, 0, big)]
-        todo += [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, cfg['scarce']['draws'], seed)) if j > 0]
-        for n, j, labels in todo:
+        for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
+            if (seed, n, j) in skip: continue
             for name in SCARCE_STRATEGIES:
                 r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed + 1000 * j,
                                  bs=cfg['bs'], mean=mean, std=std, cache=True, test_features=feats)
                 out.append(dict(variant='scarce', strategy=name, n=n, seed=seed, draw=j, accuracy=r['accuracy']))
     return out
+
+def run_scarce(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
+    "The 'scarce' claim's runs beyond the table's: its seeds at the largest N, and more disjoint draws at the smallest."
+    lo, hi, seeds = min(cfg['ns']), max(cfg['ns']), cfg['scarce']['seeds']
+    done = {(s, hi, 0) for s in cfg['seeds'][hi]} | {(s, lo, 0) for s in seeds}  # the table's runs
+    return run_scarce_study(backbone, target_train, target_test, cfg, chosen, mean, std, seeds, cfg['scarce']['draws'], done)
+
 
 # %% ../nbs/06_finetuning.ipynb #d229d06b
 RESULTS_VERSION = 3  # bump when the experiment's code changes what a saved file means
@@ -543,20 +551,6 @@ SCARCE_STUDY = {'cpu': dict(seeds=tuple(range(10_000, 10_000 + 43)), draws=3, ma
 def scarce_study_path(scale: str = 'cpu') -> Path:
     "The packaged confirmatory study of the 'scarce' claim for the backbone of `scale`."
     return backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.scarce.json"
-
-def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
-                     seeds, draws: int) -> list:
-    "The 'scarce' protocol on `seeds`: both strategies at the largest N and on `draws` disjoint draws at the smallest."
-    lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
-    feats = test_features_of(backbone, dict(test=target_test), mean, std)
-    for seed in _progress(seeds):
-        big = nested_labels(target_train, [hi], seed)[hi]
-        for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
-            for name in SCARCE_STRATEGIES:
-                r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed + 1000 * j,
-                                 bs=cfg['bs'], mean=mean, std=std, cache=True, test_features=feats)
-                out.append(dict(variant='scarce', strategy=name, n=n, seed=seed, draw=j, accuracy=r['accuracy']))
-    return out
 
 def pilot_differences(res: dict) -> np.ndarray:
     "The pilot's per-seed differences: freeze-then-unfreeze's gain at the smallest N minus its gain at the largest."
