@@ -6,16 +6,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftbook-installed
 DEMO_OUT ?= .demo
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=1200
+# The course's numerics: MKL, oneDNN and ATen capped at AVX2, so that a number trained here is the number trained on
+# another machine (chapter 01, "Same numbers on every machine"; the values are ftbook.data.PINNED_NUMERICS, and
+# tests/test_numerics.py checks that this file, .ci/run and the kernel agree with it). Read before torch starts.
+# Set one of them in the environment to override it (an empty value unpins that library).
+ATEN_CPU_CAPABILITY ?= avx2
+ONEDNN_MAX_CPU_ISA ?= AVX2
+MKL_CBWR ?= AVX2
+export ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_CBWR
+PINS := ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_CBWR
 
 .PHONY: install demo test sync wheel-test lab docs site-test readme bench backbone scarce clean distclean
 
 install: $(STAMP)  ## create .venv, install the package (editable) and dev tools, register the `ftbook` kernel
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m ipykernel install --user --name ftbook --display-name "Python (ftbook)" >/dev/null
+	$(BIN)/python -m ipykernel install --user --name ftbook --display-name "Python (ftbook)" $(foreach p,$(PINS),--env $(p) $($(p))) >/dev/null
 	@touch $(STAMP)
 
 demo: install  ## the course's main job, offline, on the embedded digits

@@ -23,13 +23,15 @@ from sklearn.model_selection import train_test_split
 from torchvision.transforms import v2
 
 # %% auto #0
-__all__ = ['SCALES', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR10_ZIP_SHA256', 'IMAGE_EXTENSIONS', 'MAX_PIXELS', 'SPLIT_NAMES',
-           'CIFAR10_TARGET', 'DIGITS_TARGET', 'ImageSet', 'load_digits_images', 'show_images', 'show_class_grid',
-           'default_device', 'get_scale', 'set_seed', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
+__all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR10_ZIP_SHA256', 'IMAGE_EXTENSIONS', 'MAX_PIXELS',
+           'SPLIT_NAMES', 'CIFAR10_TARGET', 'DIGITS_TARGET', 'FINGERPRINT_SWITCH', 'ImageSet', 'load_digits_images',
+           'show_images', 'show_class_grid', 'default_device', 'get_scale', 'set_seed', 'NumericsWarning',
+           'unpinned_numerics', 'warn_if_unpinned', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
            'load_cifar10', 'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData',
            'resize_center_crop', 'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes',
            'sample_per_class', 'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task',
-           'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches']
+           'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches',
+           'numerics_fingerprint', 'fingerprint_in_process', 'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
 @dataclass
@@ -94,12 +96,39 @@ def get_scale() -> str:
 
 # %% ../nbs/01_data.ipynb #37030a8a
 def set_seed(seed: int = 42) -> int:
-    "Seed Python, NumPy and torch (CPU and CUDA) so that a run repeats exactly."
+    "Seed Python, NumPy and torch (CPU and CUDA) so that a run repeats exactly; warn once if numerics are unpinned."
+    warn_if_unpinned()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = False
     return seed
+
+# %% ../nbs/01_data.ipynb #n01pins0
+PINNED_NUMERICS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2', MKL_CBWR='AVX2')
+
+# %% ../nbs/01_data.ipynb #n01pins1
+class NumericsWarning(UserWarning):
+    "torch runs with other kernels than the course's pinned ones, so trained numbers can differ from the course's."
+
+def unpinned_numerics() -> dict:
+    "{switch: its value here} for each switch of `PINNED_NUMERICS` this process does not have; empty when pinned."
+    off = {k: os.environ.get(k) for k, v in PINNED_NUMERICS.items() if os.environ.get(k, '').upper() != v.upper()}
+    cap = torch.backends.cpu.get_cpu_capability()
+    if cap.startswith('AVX512'): off['ATen capability in use'] = cap  # the switch was set after torch had read it
+    return off
+
+_numerics_warned = []
+
+def warn_if_unpinned():
+    "Warn once per process, with a `NumericsWarning`, when torch's numerics are not the course's pinned ones."
+    off = unpinned_numerics()
+    if not off or _numerics_warned: return
+    _numerics_warned.append(True)
+    pins = ' '.join(f'{k}={v}' for k, v in PINNED_NUMERICS.items())
+    warnings.warn(f"torch is not pinned to the course's kernels ({', '.join(f'{k}={v}' for k, v in off.items())}), so "
+                  f"trained numbers may differ from the course's beyond the last digit. Start Python with {pins} "
+                  f"(make and the ftbook kernel do) to compute the same numbers as the course.", NumericsWarning, 3)
 
 # %% ../nbs/01_data.ipynb #3cf5d248
 class DataError(Exception):
@@ -476,3 +505,46 @@ class Batches:
             xb = (self.x[idx].float() / 255 - self.mean) / self.std
             if self.augment: xb = random_crop_flip(xb, self.pad, generator=self.gen)
             yield xb, self.y[idx]
+
+# %% ../nbs/01_data.ipynb #n01fing0
+FINGERPRINT_SWITCH = {'matrix product': 'MKL_CBWR', 'convolution': 'ONEDNN_MAX_CPU_ISA',
+                      'convolution gradient': 'ONEDNN_MAX_CPU_ISA', 'elementwise': 'ATEN_CPU_CAPABILITY'}
+
+def _digest(*ts) -> str:
+    h = hashlib.sha256()
+    for t in ts: h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+def numerics_fingerprint(threads: int = 2, steps: int = 20) -> dict:
+    "Hashes of a matrix product, a convolution and its gradient, elementwise functions and a short training, computed here."
+    old = torch.get_num_threads(); torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    a, b, z = torch.randn(300, 517, generator=g), torch.randn(517, 211, generator=g), torch.randn(10_000, generator=g)
+    m, n = torch.randn(64, 64, generator=g), torch.randn(64, 10, generator=g)  # m.T @ n: a layer's weight gradient
+    x, y = torch.randn(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g)
+    w = torch.randn(32, 3, 3, 3, generator=g, requires_grad=True)
+    conv = F.conv2d(x, w, padding=1); conv.square().sum().backward()
+    out = {'matrix product': _digest(a @ b, m.T @ n), 'convolution': _digest(conv), 'convolution gradient': _digest(w.grad),
+           'elementwise': _digest(z.exp(), z.tanh(), z.softmax(0), z.sigmoid())}
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, 2, 1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+                              torch.nn.Conv2d(32, 64, 3, 2, 1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    for _ in range(steps):
+        opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()
+    torch.set_num_threads(old)
+    return out | {'training': _digest(*net.state_dict().values())}
+
+def fingerprint_in_process(env: dict = None, threads: int = 2) -> dict:
+    "`numerics_fingerprint` from a fresh Python process whose environment is this one's with `env` applied (None removes)."
+    import json, subprocess, sys
+    e = {k: v for k, v in ({**os.environ, **(env or {})}).items() if v is not None}
+    code = f"import json; from ftbook.data import numerics_fingerprint; print(json.dumps(numerics_fingerprint({threads})))"
+    return json.loads(subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True,
+                                     timeout=300).stdout.strip().splitlines()[-1])
+
+def fingerprint_differences(a: dict, b: dict) -> dict:
+    "{component: the switch that governs it} for each component where fingerprints `a` and `b` differ."
+    return {k: FINGERPRINT_SWITCH.get(k, 'none of the three (an op outside them, or the thread count)')
+            for k in a if a[k] != b.get(k)}
