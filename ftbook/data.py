@@ -25,13 +25,13 @@ from torchvision.transforms import v2
 # %% auto #0
 __all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR10_ZIP_SHA256', 'IMAGE_EXTENSIONS', 'MAX_PIXELS',
            'SPLIT_NAMES', 'CIFAR10_TARGET', 'DIGITS_TARGET', 'FINGERPRINT_SWITCH', 'ImageSet', 'load_digits_images',
-           'show_images', 'show_class_grid', 'default_device', 'get_scale', 'set_seed', 'NumericsWarning',
-           'unpinned_numerics', 'warn_if_unpinned', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
-           'load_cifar10', 'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData',
-           'resize_center_crop', 'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes',
-           'sample_per_class', 'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task',
-           'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches',
-           'numerics_fingerprint', 'fingerprint_in_process', 'fingerprint_differences']
+           'show_images', 'show_class_grid', 'default_device', 'get_scale', 'NumericsWarning', 'unpinned_numerics',
+           'warn_if_unpinned', 'set_seed', 'DataError', 'data_dir', 'atomic_write', 'sha256_file', 'load_cifar10',
+           'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData', 'resize_center_crop',
+           'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes', 'sample_per_class',
+           'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task', 'plot_class_balance',
+           'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'numerics_fingerprint',
+           'fingerprint_in_process', 'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
 @dataclass
@@ -94,16 +94,6 @@ def get_scale() -> str:
     if scale not in SCALES: raise ValueError(f"FTBOOK_SCALE={scale!r} is not one of {SCALES}: unset it or pick one.")
     return scale
 
-# %% ../nbs/01_data.ipynb #37030a8a
-def set_seed(seed: int = 42) -> int:
-    "Seed Python, NumPy and torch (CPU and CUDA) so that a run repeats exactly; warn once if numerics are unpinned."
-    warn_if_unpinned()
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.benchmark = False
-    return seed
-
 # %% ../nbs/01_data.ipynb #n01pins0
 PINNED_NUMERICS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2', MKL_CBWR='AVX2')
 
@@ -129,6 +119,16 @@ def warn_if_unpinned():
     warnings.warn(f"torch is not pinned to the course's kernels ({', '.join(f'{k}={v}' for k, v in off.items())}), so "
                   f"trained numbers may differ from the course's beyond the last digit. Start Python with {pins} "
                   f"(make and the ftbook kernel do) to compute the same numbers as the course.", NumericsWarning, 3)
+
+# %% ../nbs/01_data.ipynb #37030a8a
+def set_seed(seed: int = 42) -> int:
+    "Seed Python, NumPy and torch (CPU and CUDA) so that a run repeats exactly; warn once if numerics are unpinned."
+    warn_if_unpinned()
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.benchmark = False
+    return seed
 
 # %% ../nbs/01_data.ipynb #3cf5d248
 class DataError(Exception):
@@ -538,9 +538,11 @@ def numerics_fingerprint(threads: int = 2, steps: int = 20) -> dict:
 
 def fingerprint_in_process(env: dict = None, threads: int = 2) -> dict:
     "`numerics_fingerprint` from a fresh Python process whose environment is this one's with `env` applied (None removes)."
-    import json, subprocess, sys
+    import inspect, json, subprocess, sys
     e = {k: v for k, v in ({**os.environ, **(env or {})}).items() if v is not None}
-    code = f"import json; from ftbook.data import numerics_fingerprint; print(json.dumps(numerics_fingerprint({threads})))"
+    # the two functions' source, run where only torch is imported (ftbook's other imports would triple the start-up)
+    code = ("import hashlib, json, torch\nimport torch.nn.functional as F\n" + inspect.getsource(_digest) +
+            inspect.getsource(numerics_fingerprint) + f"print(json.dumps(numerics_fingerprint({threads})))")
     return json.loads(subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True,
                                      timeout=300).stdout.strip().splitlines()[-1])
 

@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/finetuning.html.md"""
 
 # %% ../nbs/06_finetuning.ipynb #ba81084e
 from __future__ import annotations
-import copy, hashlib, inspect, json, math, sys, time, urllib.error
+import copy, gzip, hashlib, inspect, json, math, os, subprocess, sys, time, urllib.error
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,27 +21,29 @@ from sklearn.model_selection import StratifiedKFold
 
 from fastprogress.fastprogress import progress_bar
 
-from .data import (Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
-                         select_classes, set_seed, stratified_split)
+from .data import (PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
+                         select_classes, set_seed, stratified_split, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, holm_verdicts, verdict
 from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
 from .train import History, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'CORRUPTIONS', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SCARCE_STRATEGIES', 'RESULTS_VERSION',
-           'SHIFT_STRATEGIES', 'SCARCE_STUDY', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config',
-           'steps_per_run', 'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch',
-           'full_finetune', 'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe',
+__all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SCARCE_STRATEGIES',
+           'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'finetune_config', 'steps_per_run', 'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks',
+           'from_scratch', 'full_finetune', 'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe',
            'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression',
            'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates',
            'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
-           'run_strategies', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm',
-           'first_step_gradients', 'run_extras', 'run_scarce_study', 'run_scarce', 'results_path', 'save_results',
-           'save_finetune_results', 'finetune_results', 'equivalence_power', 'seeds_for_power', 'scarce_study_path',
-           'pilot_differences', 'scarce_study', 'load_scarce_study', 'scarce_gains', 'chapter_claims', 'format_claims',
-           'strategy_table', 'format_strategy_table', 'strategies_path', 'strategy_record', 'recommended_strategy',
-           'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
+           'run_strategies', 'study_path', 'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance',
+           'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_extras',
+           'run_scarce_study', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
+           'finetune_results', 'rerun_slice', 'rerun_spread', 'package_results', 'finetune_study', 'equivalence_power',
+           'seeds_for_power', 'scarce_study_path', 'pilot_differences', 'scarce_study', 'load_scarce_study',
+           'scarce_gains', 'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table',
+           'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead',
+           'WeightsUnavailable', 'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
@@ -374,6 +376,44 @@ def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: Ima
                 runs.append({k: v for k, v in r.items() if k != 'model'})
     return runs
 
+# %% ../nbs/06_finetuning.ipynb #d229d06b
+RESULTS_VERSION = 4  # bump when the experiment's code changes what a saved file means
+RERUN = dict(seeds=(0,))  # the table's seeds whose runs (and extra runs) the chapter trains again
+
+
+# %% ../nbs/06_finetuning.ipynb #p06pack0
+def _backbone_sha(scale: str) -> str:
+    "The SHA-256 of the packaged backbone of `scale`, from its model card."
+    return json.loads((backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.card.json").read_text())['sha256']
+
+def _jsonable(cfg: dict) -> dict: return json.loads(json.dumps(cfg))
+
+def study_path(scale: str) -> Path:
+    "Where the package keeps this chapter's experiment at `scale` (written by `make finetune-study`)."
+    return backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.finetune.json.gz"
+
+def packaged_results(scale: str, dataset: str = 'cifar10') -> dict:
+    "The package's results of this chapter's experiment at `scale`; None where it has none, or only a stale one."
+    path = study_path(scale)
+    if dataset != 'cifar10' or not path.exists(): return None
+    res = json.loads(gzip.decompress(path.read_bytes()))
+    stamp = (_jsonable(finetune_config(scale)), _backbone_sha(scale), RESULTS_VERSION)
+    return res if (res.get('config'), res.get('backbone_sha256'), res.get('version')) == stamp else None
+
+def slice_config(cfg: dict, seeds) -> dict:
+    "`cfg` cut down to the `seeds` it runs at each N, without the 'scarce' claim's extra runs."
+    return dict(cfg, seeds={n: tuple(s for s in v if s in seeds) for n, v in cfg['seeds'].items()}, scarce=None)
+
+def rerun_differences(again: list, runs: list, keys=('variant', 'strategy', 'n', 'seed', 'draw')) -> np.ndarray:
+    "|test accuracy difference| of each run of `again` from the run of `runs` that has the same `keys`."
+    key = lambda r: tuple(r.get(k) for k in keys)
+    ref = {key(r): r['accuracy'] for r in runs if 'accuracy' in r}
+    return np.array([abs(r['accuracy'] - ref[key(r)]) for r in again if 'accuracy' in r])
+
+def rerun_tolerance(res: dict, n_test: int) -> float:
+    "The tolerance of a re-run: the largest difference the package measured across numerics settings, at least 1 image."
+    return max([1 / n_test] + [s['largest'] for s in res.get('spread', {}).values()])
+
 # %% ../nbs/06_finetuning.ipynb #5786127c
 def plot_accuracy_vs_n(table: dict, title: str = None):
     "Test accuracy vs labels per class (log axis), one line per strategy, with 95% CI error bars."
@@ -483,14 +523,7 @@ def run_scarce(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
     return run_scarce_study(backbone, target_train, target_test, cfg, chosen, mean, std, seeds, cfg['scarce']['draws'], done)
 
 
-# %% ../nbs/06_finetuning.ipynb #d229d06b
-RESULTS_VERSION = 3  # bump when the experiment's code changes what a saved file means
-
 # %% ../nbs/06_finetuning.ipynb #79d17052
-def _backbone_sha(scale: str) -> str:
-    "The SHA-256 of the packaged backbone of `scale`, from its model card."
-    return json.loads((backbone_dir()/f"{SHIPPED_BACKBONES[scale]}.card.json").read_text())['sha256']
-
 def results_path(scale: str, dataset: str) -> Path:
     "Where chapter 06 saves its runs for `scale` and `dataset` (the name hashes the configuration, backbone and code version)."
     key = cache_key(**finetune_config(scale), backbone=_backbone_sha(scale), version=RESULTS_VERSION)
@@ -501,15 +534,14 @@ def save_results(path, **parts):
     from ftbook.data import atomic_write
     atomic_write(path, lambda t: t.write_text(json.dumps(parts, default=float)))
 
-def _jsonable(cfg: dict) -> dict: return json.loads(json.dumps(cfg))
-
 def save_finetune_results(path, runs: list, chosen: dict, lr_scores: dict, cfg: dict, card: dict, test: ImageSet,
                           extras: list = ()):
     "Save the experiment: runs (with test predictions), extra runs, learning rates, config, backbone and test labels."
     save_results(path, runs=runs, extras=list(extras), chosen_lr=chosen,
                  lr_scores={s: {str(lr): a for lr, a in d.items()} for s, d in lr_scores.items()}, config=_jsonable(cfg),
-                 backbone=card.get('test_accuracy'), backbone_name=card.get('name'), classes=test.classes,
-                 test_labels=test.y.tolist())
+                 backbone=card.get('test_accuracy'), backbone_name=card.get('name'), backbone_sha256=card.get('sha256'),
+                 version=RESULTS_VERSION, numerics=dict(pinned=not unpinned_numerics(), threads=torch.get_num_threads(),
+                 torch=torch.__version__), classes=test.classes, test_labels=test.y.tolist())
 
 # %% ../nbs/06_finetuning.ipynb #e9c0c6f9
 SHIFT_STRATEGIES = ('linear probe', 'full fine-tuning', 'freeze then unfreeze', 'LP-FT')
@@ -521,8 +553,9 @@ def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     path, cfg = results_path(scale, task.name), finetune_config(scale)
     if path.exists() and not recompute:
         res = json.loads(path.read_text())
-        if res.get('config') == _jsonable(cfg) and 'extras' in res: return res
+        if res.get('config') == _jsonable(cfg) and res.get('version') == RESULTS_VERSION: return res
         print(f"{path.name} was made with another configuration or an older ftbook: running the experiment again.")
+    if not recompute and (res := packaged_results(scale, task.name)) is not None: return res
     train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
     backbone, card = course_backbone(scale)
     mean, std = card['mean'], card['std']
@@ -531,6 +564,45 @@ def finetune_results(scale: str = None, recompute: bool = False) -> dict:
     extras = run_extras(backbone, train, test, cfg, chosen, mean, std)
     save_finetune_results(path, runs, chosen, scores, cfg, card, test, extras)
     return json.loads(path.read_text())
+
+# %% ../nbs/06_finetuning.ipynb #p06pack2
+NUMERICS_SETTINGS = {'unpinned': ({k: None for k in PINNED_NUMERICS}, 2), 'pinned, one thread': ({}, 1),
+                     'lower caps (oneDNN AVX, ATen default, MKL SSE4_2)':
+                         (dict(ONEDNN_MAX_CPU_ISA='AVX', ATEN_CPU_CAPABILITY='default', MKL_CBWR='SSE4_2'), 2)}
+
+def rerun_slice(scale: str = 'cpu', threads: int = None) -> list:
+    "The slice (the runs and extra runs of `RERUN`'s seeds) trained here at the packaged rates: runs without models."
+    if threads: torch.set_num_threads(threads)
+    task, res = course_task(), packaged_results(scale)
+    train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
+    backbone, card = course_backbone(scale)
+    args = (backbone, train, test, slice_config(finetune_config(scale), RERUN['seeds']), res['chosen_lr'], card['mean'],
+            card['std'])
+    runs = run_strategies(*args, shifted_test(test), SHIFT_STRATEGIES)
+    return [{k: r[k] for k in ('strategy', 'n', 'seed', 'accuracy')} for r in runs] + run_extras(*args)
+
+def rerun_spread(scale: str = 'cpu') -> dict:
+    "{setting: runs, identical, largest difference}: the slice trained in a fresh process per `NUMERICS_SETTINGS`."
+    res, out = packaged_results(scale), {}
+    for name, (env, threads) in NUMERICS_SETTINGS.items():
+        e = {k: v for k, v in {**os.environ, **PINNED_NUMERICS, **env}.items() if v is not None}
+        code = f"import json; from ftbook.finetune import rerun_slice; print(json.dumps(rerun_slice({scale!r}, {threads})))"
+        out_ = subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True).stdout
+        d = rerun_differences(json.loads(out_.strip().splitlines()[-1]), res['runs'] + res['extras'])
+        out[name] = dict(runs=len(d), identical=int((d == 0).sum()), largest=float(d.max()))
+    return out
+
+def package_results(res: dict, scale: str = 'cpu') -> Path:
+    "Write this chapter's results `res` at `scale` into the package, then measure and add the spread of its slice."
+    write = lambda r: study_path(scale).write_bytes(gzip.compress(json.dumps(r, default=float).encode(), mtime=0))
+    write(res)  # the spread is measured against the packaged runs
+    write(dict(res, spread=rerun_spread(scale)))
+    return study_path(scale)
+
+def finetune_study(scale: str = 'cpu') -> Path:
+    "Run this chapter's whole experiment at `scale` with the pinned numerics and package it (`make finetune-study`)."
+    if unpinned_numerics(): raise RuntimeError(f"run it with the pinned numerics (make finetune-study): {unpinned_numerics()}")
+    return package_results(finetune_results(scale, recompute=True), scale)
 
 # %% ../nbs/06_finetuning.ipynb #5c0a0002
 def equivalence_power(sd: float, effect: float, margin: float, n: int, level: float = 0.95) -> float:
@@ -570,7 +642,7 @@ def scarce_study(scale: str = 'cpu') -> dict:
     res = finetune_results(scale)  # the pilot, and the learning rates it chose
     d = pilot_differences(res)
     n = seeds_for_power(d.std(ddof=1), d.mean(), design['margin'], design['power'], design['level'])
-    if n != len(design['seeds']): raise ValueError(f"the pilot asks for {n} seeds, the design has {len(design['seeds'])}")
+    if n != len(design['seeds']): print(f"note: this pilot would ask for {n} seeds; the design, fixed before, has {len(design['seeds'])}")
     if set(design['seeds']) & set(cfg['scarce']['seeds']): raise ValueError("the study's seeds must not be the pilot's")
     train, test = select_classes(task.train, task.target_classes), select_classes(task.test, task.target_classes)
     backbone, card = course_backbone(scale)
