@@ -19,8 +19,8 @@ __all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE
            'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays', 'accuracy_with_ci',
            'predict_features', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
            'input_size', 'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'demo', 'benchmark',
-           'print_benchmark']
+           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'demo_verdicts',
+           'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import matplotlib.pyplot as plt
@@ -40,8 +40,8 @@ from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_r
                              recommended_strategy, results_table, run_finetune)
 from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head,
                              model_preprocessing, suggest_lr, timm_model, train_head)
-from .metrics import (binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion,
-                            plot_mistakes)
+from .metrics import (VERDICTS, binomial_ci, format_verdict, holm_verdicts, most_confident_mistakes,
+                            paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes, verdict)
 from .models import (SHIPPED_BACKBONES, CheckpointError, ResNet, load_checkpoint, pretrained_backbone,
                            read_checkpoint, save_checkpoint)
 from .train import History, fit, plot_history, predict
@@ -936,7 +936,8 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
     return root
 
 # %% ../nbs/09_recipe.ipynb #3dc2027b
-DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
+DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, target=('3', '8'), ns=(5, 20),
+            seeds=tuple(range(100, 112)), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
 # %% ../nbs/09_recipe.ipynb #5f6b0a67
@@ -950,6 +951,27 @@ def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> lis
                 runs.append(run_finetune(name, backbone, labels, target_test, DEMO['epochs'][n], lr, seed=seed + s,
                                          bs=32, mean=mean, std=std, pad=1))
     return runs
+
+# %% ../nbs/09_recipe.ipynb #5f47e159
+def demo_verdicts(runs: list) -> list:
+    "Each pretrained strategy against from scratch at each N, paired by seed; chapter 08's verdicts, Holm-corrected."
+    acc = {(r['strategy'], r['n'], r['seed']): r['accuracy'] for r in runs}
+    seeds = sorted({r['seed'] for r in runs})
+    return holm_verdicts([verdict(f"{s} beats from scratch at N = {n}", [acc[s, n, k] for k in seeds],
+                                  [acc['from scratch', n, k] for k in seeds])
+                          for n in DEMO['ns'] for s in DEMO['strategies'] if s != 'from scratch'])
+
+def demo_conclusion(verdicts: list) -> str:
+    "One plain sentence: did pretraining help, after Holm's correction?"
+    won = [v['claim'].replace(' beats from scratch', '') for v in verdicts if v['verdict_holm'] == 'supported']
+    lost = [v for v in verdicts if v['verdict_holm'] == 'contradicted']
+    if won and not lost: return f"pretraining helped here: {'; '.join(won)} beat training from scratch (Holm-corrected)."
+    if lost and not won: return "pretraining did not help here: training from scratch was better where runs could tell."
+    if won: return "pretraining helped in some comparisons and hurt in others; read the lines above one by one."
+    return "this run cannot say whether pretraining helped: no comparison was decided after Holm's correction."
+test_eq(demo_conclusion([dict(claim='linear probe beats from scratch at N = 5', verdict_holm='supported')]),
+        'pretraining helped here: linear probe at N = 5 beat training from scratch (Holm-corrected).')
+assert demo_conclusion([dict(claim='x', verdict_holm='contradicted')]).startswith('pretraining did not help')
 
 # %% ../nbs/09_recipe.ipynb #785ffe37
 def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
@@ -969,13 +991,12 @@ def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
 
 # %% ../nbs/09_recipe.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
-    "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
+    "Pretrain on 8 digits, fine-tune on the other 2 with few labels; print table and verdicts, write figures and report."
     t0, out = time.perf_counter(), prepare_out(out, force)
     set_seed(seed)
     task = digits_task(seed)
-    source, _ = transfer_split(task.train, task.target_classes)
-    target_train = select_classes(task.train, task.target_classes)
-    target_test = select_classes(task.test, task.target_classes)
+    source, target_train = transfer_split(task.train, list(DEMO['target']))
+    target_test = select_classes(task.test, list(DEMO['target']))
     mean, std = channel_stats(source.x)
     backbone = ResNet(len(source.classes), 1, DEMO['widths'], stem_stride=DEMO['stem_stride'])
     src_test = select_classes(task.test, source.classes)
@@ -985,16 +1006,21 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     runs = _demo_runs(backbone, target_train, target_test, mean, std, seed)
     table = results_table(runs)
     text = format_results(table)
-    print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
+    target = ' and '.join(target_train.classes)
+    print(f"fine-tuned on digits {target}, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
+    verdicts = demo_verdicts(runs)
+    said = '\n'.join(f"{v['claim']}: {format_verdict(v)}" for v in verdicts) + '\n' + demo_conclusion(verdicts)
+    print(said)
     _demo_figures(out, table, runs, hist, target_test, mean, std)
     secs = time.perf_counter() - t0
     report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
-        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
+        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {target}.\n\n"
         f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
+        f"Paired over seeds, chapter 08's rule, Holm-corrected:\n\n```\n{said}\n```\n\n"
         f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
     atomic_write(out/'report.md', lambda t: t.write_text(report))
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
-    return dict(out=out, seconds=secs, table=table)
+    return dict(out=out, seconds=secs, table=table, verdicts=verdicts)
 
 # %% ../nbs/09_recipe.ipynb #b8ffcca8
 def _rate(f, n: int) -> float:
