@@ -971,7 +971,7 @@ def demo_conclusion(verdicts: list) -> str:
     return "this run cannot say whether pretraining helped: no comparison was decided after Holm's correction."
 
 # %% ../nbs/09_recipe.ipynb #785ffe37
-def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
+def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std, source_classes: list):
     "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(len(DEMO['ns']))
@@ -984,7 +984,7 @@ def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
     logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
     title = f"{best['strategy']}, N = {best['n']}"
     write_figure(out/'confusion_matrix.png', plot_confusion(ys, logits.argmax(1), target_test.classes, title))
-    write_figure(out/'pretraining_curves.png', plot_history(hist, 'pretraining on digits 0-4'))
+    write_figure(out/'pretraining_curves.png', plot_history(hist, f"pretraining on digits {', '.join(source_classes)}"))
 
 # %% ../nbs/09_recipe.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
@@ -1008,7 +1008,7 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     verdicts = demo_verdicts(runs)
     said = '\n'.join(f"{v['claim']}: {format_verdict(v)}" for v in verdicts) + '\n' + demo_conclusion(verdicts)
     print(said)
-    _demo_figures(out, table, runs, hist, target_test, mean, std)
+    _demo_figures(out, table, runs, hist, target_test, mean, std, source.classes)
     secs = time.perf_counter() - t0
     report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
         f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {target}.\n\n"
