@@ -25,7 +25,7 @@ import ftbook.text  # registers the text modality with the recipe (transformers 
 
 # %% ../nbs/09_cli.ipynb #4f82e554
 def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
-             strategy: str = 'freeze then unfreeze', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
+             strategy: str = 'auto', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
              valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
              unfreeze_epochs: int = 4, budget: float = 180.0) -> dict:
     "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report."
@@ -129,11 +129,10 @@ def _finetune_parser(sub):
                    help='pretrained weights for a timm backbone (default: %(default)s)')
     f.add_argument('--size', type=_opt('size'), default=None,
                    help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
-    f.add_argument('--strategy', default='freeze then unfreeze', choices=['auto', *STRATEGIES],
+    f.add_argument('--strategy', default='auto', choices=['auto', *STRATEGIES],
                    type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="with --backbone cifar8: chapter 06's strategy, or auto for the one chapter 06's table "
-                   "recommends "
-                   "for the labels per class; hyphens for spaces work too (default: %(default)s)")
+                   help="with --backbone cifar8: auto, the strategy chapter 06's table recommends for the labels per "
+                   "class, or one of chapter 06's strategies; hyphens for spaces work too (default: %(default)s)")
     f.add_argument('--epochs', type=_opt('epochs'), default=12,
                    help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
     f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'UNFREEZE', 'CIFAR8', 'DEMO', 'UsageError', 'check_option',
-           'prepare_out', 'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm', 'body_chunk',
-           'ImageModel', 'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes',
-           'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations',
-           'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
-           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations', 'predict_inputs',
-           'torch_threads', 'write_figure', 'worst_figure', 'report_text', 'write_run', 'Run', 'finetune_folder',
-           'evaluate_folder', 'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8',
-           'lookalike_folder', 'demo', 'benchmark', 'print_benchmark']
+__all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'CIFAR8', 'CIFAR8_SCALE', 'DEMO', 'UsageError',
+           'check_option', 'prepare_out', 'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm',
+           'body_chunk', 'ImageModel', 'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader',
+           'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache',
+           'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_crossfit_scores',
+           'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays', 'accuracy_with_ci',
+           'predict_features', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
+           'input_size', 'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
+           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'demo_verdicts',
+           'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import matplotlib.pyplot as plt
@@ -39,10 +40,10 @@ from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_r
                              recommended_strategy, results_table, run_finetune)
 from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head,
                              model_preprocessing, suggest_lr, timm_model, train_head)
-from .metrics import (binomial_ci, most_confident_mistakes, paired_bootstrap, per_class_metrics, plot_confusion,
-                            plot_mistakes)
-from .models import (CheckpointError, ResNet, load_checkpoint, pretrained_backbone, read_checkpoint,
-                           save_checkpoint)
+from .metrics import (VERDICTS, binomial_ci, format_verdict, holm_verdicts, most_confident_mistakes,
+                            paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes, verdict)
+from .models import (SHIPPED_BACKBONES, CheckpointError, ResNet, load_checkpoint, pretrained_backbone,
+                           read_checkpoint, save_checkpoint)
 from .train import History, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
@@ -476,7 +477,8 @@ def fit_head(x, y, vx, vy, n_classes: int, epochs: int = 12, lr: float = None, b
     return head.eval(), hist, lr
 
 # %% ../nbs/09_recipe.ipynb #92cd6538
-OOD_QUANTILE = 0.95  # the flag's threshold: this share of validation images score below it
+OOD_QUANTILE = 0.95  # the flag's threshold: this share of new images of the training classes score below it
+OOD_FOLDS = 5  # folds of the cross-fitted scores the threshold is taken from
 
 # %% ../nbs/09_recipe.ipynb #ef153ec0
 def ood_fit(feats: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -490,9 +492,26 @@ def ood_score(feats: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     return 1 - (F.normalize(feats.float(), dim=1) @ means.T).max(1).values
 
 
-def ood_threshold(valid_scores: torch.Tensor, q: float = OOD_QUANTILE) -> float:
-    "The score above which an input is flagged as unlike the training classes: the `q` quantile on validation."
-    return float(torch.quantile(valid_scores.float(), q)) if len(valid_scores) else 1.0
+def ood_crossfit_scores(feats: torch.Tensor, y: torch.Tensor, n_classes: int, k: int = OOD_FOLDS,
+                        seed: int = 0) -> torch.Tensor:
+    "Each input's `ood_score` against class means fitted without it (`k` folds, stratified): as a new input would score."
+    g, fold = torch.Generator().manual_seed(seed), torch.empty(len(y), dtype=torch.long)
+    start = 0
+    for c in range(n_classes):  # each class dealt round-robin over the folds, so every fold has its share
+        idx = torch.nonzero(y == c).flatten()
+        fold[idx[torch.randperm(len(idx), generator=g)]] = (torch.arange(len(idx)) + start) % k
+        start += len(idx)
+    scores = torch.empty(len(y))
+    for f in range(k):
+        held = fold == f
+        if held.any(): scores[held] = ood_score(feats[held], ood_fit(feats[~held], y[~held], n_classes))
+    return scores
+
+def ood_threshold(scores: torch.Tensor, q: float = OOD_QUANTILE) -> float:
+    "The flag's threshold: the ceil((n+1)q)-th smallest of `n` new inputs' scores (the largest when n is too small)."
+    if not len(scores): return 1.0
+    k = min(len(scores), math.ceil((len(scores) + 1) * q))  # conformal rank: a new input scores above it w.p. <= 1 - q
+    return float(scores.float().sort().values[k - 1])
 
 # %% ../nbs/09_recipe.ipynb #629dd1a7
 def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
@@ -625,6 +644,12 @@ def worst_figure(pretrained: Pretrained, paths: list, probs, ys, kept, classes: 
     return plot_mistakes(ImageSet(x, ys[torch.as_tensor(idx)], list(classes)), probs[torch.as_tensor(idx)])
 
 # %% ../nbs/09_recipe.ipynb #bed15eb0
+def input_size(prep: dict) -> str:
+    "What a run's inputs were cut to, from its preprocessing or metadata: 'at 224 px', 'of at most 64 tokens'."
+    if prep.get('size'): return f"at {prep['size']} px"
+    if prep.get('max_len'): return f"of at most {prep['max_len']} tokens"
+    raise ValueError(f"no 'size' or 'max_len' in {sorted(prep)}: the input size is unknown")
+
 def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -> str:
     "The run's report in Markdown."
     v = metrics['valid']
@@ -636,8 +661,8 @@ def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -
     test = acc(metrics['test'], 'Test') if 'test' in metrics else 'The folder has no test split.'
     gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
     how = '\n'.join(f"- {n}" for n in notes) or '- nothing to note'
-    return (f"# ftbook finetune: {Path(folder).name}\n\nStarted from {meta['start']}, inputs at "
-            f"{meta.get('size', '-')} px, "
+    inputs = meta.get('inputs') or input_size(meta)
+    return (f"# ftbook finetune: {Path(folder).name}\n\nStarted from {meta['start']}, inputs {inputs}, "
             f"seed {meta['seed']}. A head was trained on body features computed once. "
             f"Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
             f"{acc(v, 'Validation')}\n\n{test}\n\n"
@@ -696,13 +721,20 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
         head, hist, lr = fit_head(x, train.y, vx, valid.y, len(classes), epochs, lr, bs, seed)
         meta = dict(classes=classes, start=described, seed=seed, folder=Path(folder).name, lr=lr, history=hist.rows,
                     phase='head on frozen body')
+        inputs = input_size(pretrained.config['preprocessing'])
         ckpt = pretrained.save(out/'model', head, meta)
         decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, unfreeze, unfreeze_epochs, lr, bs, budget,
                                            seed, vx)
         if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
         means = ood_fit(x, train.y, len(classes))
         vprobs, vscores = predict_features(head, vx, means)
-        meta.update(ood_threshold=ood_threshold(vscores), ood_quantile=OOD_QUANTILE,
+        if decision['kept'] == 'unfrozen':  # the tail has seen the training images: only validation scores are new
+            calib, how = vscores, f"{len(vscores)} validation images' scores (the trained tail has seen the others)"
+        else:
+            calib = ood_crossfit_scores(torch.cat([x, vx]), torch.cat([train.y, valid.y]), len(classes), seed=seed)
+            how = f"{len(calib)} training and validation images, each scored without its fold ({OOD_FOLDS} folds)"
+        notes.append(f"unfamiliar-input flag: the {OOD_QUANTILE:.0%} quantile of {how}")
+        meta.update(ood_threshold=ood_threshold(calib), ood_quantile=OOD_QUANTILE,
                     phase='tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body')
         ckpt = pretrained.save(out/'model', head, meta, dict(ood_means=means))
         metrics = dict(valid=accuracy_with_ci(vprobs, valid.y, classes))
@@ -720,7 +752,7 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
                'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept,
                                                      classes)}
-    report = report_text(folder, metrics, meta, dropped, notes)
+    report = report_text(folder, metrics, dict(meta, inputs=inputs), dropped, notes)
     paths = dict(model=ckpt, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {cls.noun})"
     test = f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else ''
@@ -762,6 +794,7 @@ def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
 
 # %% ../nbs/09_recipe.ipynb #1ca7e219
 CIFAR8 = ("cifar8", "ftbook")
+CIFAR8_SCALE = 'cpu'  # the shipped backbone `cifar8` names, and the scale of the strategy table `auto` reads
 
 # %% ../nbs/09_recipe.ipynb #a419cb9e
 def _starting_point(backbone: str, weights: str) -> tuple:
@@ -769,7 +802,7 @@ def _starting_point(backbone: str, weights: str) -> tuple:
     if backbone in CIFAR8 or backbone == 'auto':
         if weights == 'imagenet':
             raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
-        model, card = pretrained_backbone()
+        model, card = pretrained_backbone(SHIPPED_BACKBONES[CIFAR8_SCALE])
         if weights == 'none':
             return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
         described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
@@ -811,7 +844,7 @@ def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, 
 # %% ../nbs/09_recipe.ipynb #23c9e4dc
 def auto_strategy(train: ImageSet) -> str:
     "Chapter 06's recommended strategy for the labels per class of `train` (its smallest class)."
-    return recommended_strategy(int(np.bincount(np.asarray(train.y)).min()))
+    return recommended_strategy(int(np.bincount(np.asarray(train.y)).min()), CIFAR8_SCALE)
 
 # %% ../nbs/09_recipe.ipynb #112f3044
 def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
@@ -903,7 +936,8 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
     return root
 
 # %% ../nbs/09_recipe.ipynb #3dc2027b
-DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, ns=(5, 20), seeds=(0, 1, 2), epochs={5: 30, 20: 15},
+DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, target=('3', '8'), ns=(5, 20),
+            seeds=tuple(range(100, 112)), epochs={5: 30, 20: 15},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
 # %% ../nbs/09_recipe.ipynb #5f6b0a67
@@ -918,8 +952,26 @@ def _demo_runs(backbone, target_train, target_test, mean, std, seed: int) -> lis
                                          bs=32, mean=mean, std=std, pad=1))
     return runs
 
+# %% ../nbs/09_recipe.ipynb #5f47e159
+def demo_verdicts(runs: list) -> list:
+    "Each pretrained strategy against from scratch at each N, paired by seed; chapter 08's verdicts, Holm-corrected."
+    acc = {(r['strategy'], r['n'], r['seed']): r['accuracy'] for r in runs}
+    seeds = sorted({r['seed'] for r in runs})
+    return holm_verdicts([verdict(f"{s} beats from scratch at N = {n}", [acc[s, n, k] for k in seeds],
+                                  [acc['from scratch', n, k] for k in seeds])
+                          for n in DEMO['ns'] for s in DEMO['strategies'] if s != 'from scratch'])
+
+def demo_conclusion(verdicts: list) -> str:
+    "One plain sentence: did pretraining help, after Holm's correction?"
+    won = [v['claim'].replace(' beats from scratch', '') for v in verdicts if v['verdict_holm'] == 'supported']
+    lost = [v for v in verdicts if v['verdict_holm'] == 'contradicted']
+    if won and not lost: return f"pretraining helped here: {'; '.join(won)} beat training from scratch (Holm-corrected)."
+    if lost and not won: return "pretraining did not help here: training from scratch was better where runs could tell."
+    if won: return "pretraining helped in some comparisons and hurt in others; read the lines above one by one."
+    return "this run cannot say whether pretraining helped: no comparison was decided after Holm's correction."
+
 # %% ../nbs/09_recipe.ipynb #785ffe37
-def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
+def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std, source_classes: list):
     "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(len(DEMO['ns']))
@@ -932,17 +984,16 @@ def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std):
     logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
     title = f"{best['strategy']}, N = {best['n']}"
     write_figure(out/'confusion_matrix.png', plot_confusion(ys, logits.argmax(1), target_test.classes, title))
-    write_figure(out/'pretraining_curves.png', plot_history(hist, 'pretraining on digits 0-4'))
+    write_figure(out/'pretraining_curves.png', plot_history(hist, f"pretraining on digits {', '.join(source_classes)}"))
 
 # %% ../nbs/09_recipe.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
-    "Pretrain on digits 0-4, fine-tune on 5-9 with few labels; print the table, write figures and report.md to `out`."
+    "Pretrain on 8 digits, fine-tune on the other 2 with few labels; print table and verdicts, write figures and report."
     t0, out = time.perf_counter(), prepare_out(out, force)
     set_seed(seed)
     task = digits_task(seed)
-    source, _ = transfer_split(task.train, task.target_classes)
-    target_train = select_classes(task.train, task.target_classes)
-    target_test = select_classes(task.test, task.target_classes)
+    source, target_train = transfer_split(task.train, list(DEMO['target']))
+    target_test = select_classes(task.test, list(DEMO['target']))
     mean, std = channel_stats(source.x)
     backbone = ResNet(len(source.classes), 1, DEMO['widths'], stem_stride=DEMO['stem_stride'])
     src_test = select_classes(task.test, source.classes)
@@ -952,16 +1003,21 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     runs = _demo_runs(backbone, target_train, target_test, mean, std, seed)
     table = results_table(runs)
     text = format_results(table)
-    print(f"fine-tuned on digits 5-9, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
-    _demo_figures(out, table, runs, hist, target_test, mean, std)
+    target = ' and '.join(target_train.classes)
+    print(f"fine-tuned on digits {target}, test accuracy (mean ± 95% CI over {len(DEMO['seeds'])} seeds):\n{text}")
+    verdicts = demo_verdicts(runs)
+    said = '\n'.join(f"{v['claim']}: {format_verdict(v)}" for v in verdicts) + '\n' + demo_conclusion(verdicts)
+    print(said)
+    _demo_figures(out, table, runs, hist, target_test, mean, std, source.classes)
     secs = time.perf_counter() - t0
     report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
-        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {', '.join(target_train.classes)}.\n\n"
+        f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {target}.\n\n"
         f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
+        f"Paired over seeds, chapter 08's rule, Holm-corrected:\n\n```\n{said}\n```\n\n"
         f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
     atomic_write(out/'report.md', lambda t: t.write_text(report))
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
-    return dict(out=out, seconds=secs, table=table)
+    return dict(out=out, seconds=secs, table=table, verdicts=verdicts)
 
 # %% ../nbs/09_recipe.ipynb #b8ffcca8
 def _rate(f, n: int) -> float:

@@ -322,3 +322,26 @@ def test_strategy_auto_follows_chapter_06(tmp_path, capsys):
     assert rc == 0
     chosen = json.loads((tmp_path / 'out' / 'model.json').read_text())['strategy']
     assert chosen in ftbook.finetune.STRATEGIES and f"strategy: {chosen}" in out
+
+
+def test_report_states_the_input_size(lite0_run, trained):
+    "The report says the size a run's inputs were resized to, the size its checkpoint records (not '-')."
+    from ftbook.models import read_checkpoint
+    for _, out in (lite0_run, trained):
+        size = read_checkpoint(out / 'model.safetensors')[0]['size']
+        assert f"inputs at {size} px" in (out / 'report.md').read_text()
+
+
+def test_strategy_defaults_to_auto_on_the_backbone_its_table_measured(tmp_path, capsys):
+    "Without --strategy, --backbone cifar8 trains what chapter 06's table recommends, on the backbone that table measured."
+    from ftbook.finetune import recommended_strategy, strategies_path
+    from ftbook.recipe import CIFAR8_SCALE
+    table = json.loads(strategies_path(CIFAR8_SCALE).read_text())
+    n = max(int(k) for k in table['recommended'])  # enough images per class to reach the table's largest row
+    root = make_folder(tmp_path / 'photos', n=round(n / 0.8) + 2, size=(32, 32))
+    rc, out, _ = run(capsys, 'finetune', root, '--out', tmp_path / 'out', '--backbone', 'cifar8', '--epochs', '1', '--lr', '0.01')
+    assert rc == 0
+    meta = json.loads((tmp_path / 'out' / 'model.json').read_text())
+    per_class = json.loads((tmp_path / 'out' / 'metrics.json').read_text())['n_train'] // 2
+    assert per_class >= n and meta['strategy'] == recommended_strategy(per_class, CIFAR8_SCALE) == table['recommended'][str(n)]
+    assert table['backbone'] in meta['start'] and f"strategy: {meta['strategy']}" in out
