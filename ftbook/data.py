@@ -31,7 +31,7 @@ __all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR
            'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes', 'sample_per_class',
            'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task', 'plot_class_balance',
            'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'numerics_fingerprint',
-           'fingerprint_in_process', 'fingerprint_differences']
+           'json_from_fresh_process', 'fingerprint_in_process', 'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
 @dataclass
@@ -536,15 +536,21 @@ def numerics_fingerprint(threads: int = 2, steps: int = 20) -> dict:
     torch.set_num_threads(old)
     return out | {'training': _digest(*net.state_dict().values())}
 
+def json_from_fresh_process(code: str, env: dict = None, timeout: float = None):
+    "The last line `code` prints, as JSON, run by a fresh Python whose environment is this one's with `env` (None removes)."
+    import json, subprocess, sys
+    e = {k: v for k, v in ({**os.environ, **(env or {})}).items() if v is not None}
+    out = subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True,
+                         timeout=timeout).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
 def fingerprint_in_process(env: dict = None, threads: int = 2) -> dict:
     "`numerics_fingerprint` from a fresh Python process whose environment is this one's with `env` applied (None removes)."
-    import inspect, json, subprocess, sys
-    e = {k: v for k, v in ({**os.environ, **(env or {})}).items() if v is not None}
+    import inspect
     # the two functions' source, run where only torch is imported (ftbook's other imports would triple the start-up)
     code = ("import hashlib, json, torch\nimport torch.nn.functional as F\n" + inspect.getsource(_digest) +
             inspect.getsource(numerics_fingerprint) + f"print(json.dumps(numerics_fingerprint({threads})))")
-    return json.loads(subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True,
-                                     timeout=300).stdout.strip().splitlines()[-1])
+    return json_from_fresh_process(code, env, timeout=300)
 
 def fingerprint_differences(a: dict, b: dict) -> dict:
     "{component: the switch that governs it} for each component where fingerprints `a` and `b` differ."

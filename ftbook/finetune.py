@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/finetuning.html.md"""
 
 # %% ../nbs/06_finetuning.ipynb #ba81084e
 from __future__ import annotations
-import copy, gzip, hashlib, inspect, json, math, os, subprocess, sys, time, urllib.error
+import copy, gzip, hashlib, inspect, json, math, sys, time, urllib.error
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from fastprogress.fastprogress import progress_bar
 
 from .data import (PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
-                         select_classes, set_seed, stratified_split, unpinned_numerics)
+                         select_classes, set_seed, stratified_split, json_from_fresh_process, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, holm_verdicts, verdict
 from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
@@ -585,10 +585,8 @@ def rerun_spread(scale: str = 'cpu') -> dict:
     "{setting: runs, identical, largest difference}: the slice trained in a fresh process per `NUMERICS_SETTINGS`."
     res, out = packaged_results(scale), {}
     for name, (env, threads) in NUMERICS_SETTINGS.items():
-        e = {k: v for k, v in {**os.environ, **PINNED_NUMERICS, **env}.items() if v is not None}
         code = f"import json; from ftbook.finetune import rerun_slice; print(json.dumps(rerun_slice({scale!r}, {threads})))"
-        out_ = subprocess.run([sys.executable, '-c', code], env=e, capture_output=True, text=True, check=True).stdout
-        d = rerun_differences(json.loads(out_.strip().splitlines()[-1]), res['runs'] + res['extras'])
+        d = rerun_differences(json_from_fresh_process(code, {**PINNED_NUMERICS, **env}), res['runs'] + res['extras'])
         out[name] = dict(runs=len(d), identical=int((d == 0).sum()), largest=float(d.max()))
     return out
 
