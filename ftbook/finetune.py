@@ -24,26 +24,26 @@ from fastprogress.fastprogress import progress_bar
 from .data import (PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
                          select_classes, set_seed, stratified_split, json_from_fresh_process, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
-from .metrics import VERDICTS, holm_verdicts, verdict
+from .metrics import VERDICTS, effect_interval, holm_verdicts, verdict
 from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
 from .train import History, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SCARCE_STRATEGIES',
-           'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'finetune_config', 'steps_per_run', 'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks',
-           'from_scratch', 'full_finetune', 'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe',
-           'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression',
-           'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune', 'cross_validate', 'choose_learning_rates',
-           'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
-           'run_strategies', 'study_path', 'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance',
-           'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_extras',
-           'run_scarce_study', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
-           'finetune_results', 'rerun_slice', 'rerun_spread', 'package_results', 'finetune_study', 'equivalence_power',
-           'seeds_for_power', 'scarce_study_path', 'pilot_differences', 'scarce_study', 'load_scarce_study',
-           'scarce_gains', 'chapter_claims', 'format_claims', 'strategy_table', 'format_strategy_table',
-           'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter', 'BodyHead',
-           'WeightsUnavailable', 'torchvision_model']
+__all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SMALL_N_VARIANTS',
+           'SCARCE_STRATEGIES', 'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STRATEGY_WORDS',
+           'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run', 'freeze', 'unfreeze', 'n_trainable',
+           'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'plain_batches', 'frozen_features',
+           'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr',
+           'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune',
+           'cross_validate', 'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci', 'results_table',
+           'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies', 'study_path', 'packaged_results',
+           'slice_config', 'rerun_differences', 'rerun_tolerance', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
+           'body_gradient_norm', 'first_step_gradients', 'run_variant', 'run_extras', 'run_scarce_study', 'run_scarce',
+           'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'rerun_slice', 'rerun_spread',
+           'package_results', 'finetune_study', 'equivalence_power', 'seeds_for_power', 'scarce_study_path',
+           'pilot_differences', 'scarce_study', 'load_scarce_study', 'scarce_gains', 'chapter_claims', 'format_claims',
+           'plot_verdicts', 'strategy_table', 'format_strategy_table', 'strategies_path', 'strategy_record',
+           'recommended_strategy', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
@@ -119,6 +119,7 @@ def frozen_features(body: nn.Module, batches: Batches) -> torch.Tensor:
     feats = extract_features(body, ds, batches.mean.flatten(), batches.std.flatten(), batches.device)
     return torch.from_numpy(feats).to(batches.device)
 
+# %% ../nbs/06_finetuning.ipynb #c0f1e2d1-1
 def fit_head_on_features(head: nn.Module, feats: torch.Tensor, train: Batches, epochs: int, lr: float, valid: tuple = None,
                          wd: float = 5e-4) -> History:
     "`fit` for a `head` alone on fixed features `feats` of `train`'s images: the same SGD, schedule, batch size and order."
@@ -162,14 +163,14 @@ def freeze_then_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0
     return History(h1.rows + h2.rows)
 
 # %% ../nbs/06_finetuning.ipynb #dc38c390
-def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, cache: bool = False, **kw) -> History:
-    "The head, then the blocks from the top down, in as many stages as the budget allows, reaching the stem."
-    blocks = body_blocks(model)
-    stages = np.array_split(np.arange(len(blocks))[::-1], min(len(blocks), max(1, epochs - 1)))
-    shares = [len(s) for s in np.array_split(np.arange(epochs), len(stages) + 1)]
-    rows = linear_probe(model, train, shares[0], lr, valid, cache=cache, **kw).rows
-    for stage, e in zip(stages, shares[1:]):
-        if e == 0: break
+def gradual_unfreeze(model, train, epochs, lr, valid=None, unfreeze_factor=0.1, cache: bool = False, head_epochs: int = None,
+                     **kw) -> History:
+    "The head as in freeze then unfreeze, then the blocks from the top down, in as many stages as the rest allows."
+    blocks, e1 = body_blocks(model), _head_epochs(epochs) if head_epochs is None else head_epochs
+    rows = linear_probe(model, train, e1, lr, valid, cache=cache, **kw).rows
+    if epochs <= e1: return History(rows)
+    stages = np.array_split(np.arange(len(blocks))[::-1], min(len(blocks), epochs - e1))
+    for stage, e in zip(stages, [len(s) for s in np.array_split(np.arange(epochs - e1), len(stages))]):
         for i in stage: unfreeze(blocks[i])
         rows += fit(model, train, e, lr * unfreeze_factor, valid, groups=_groups((model, lr * unfreeze_factor)),
                     **{'progress': False, **kw}).rows
@@ -246,6 +247,7 @@ def test_features_of(backbone: nn.Module, sets: dict, mean, std, device=None) ->
     body = copy.deepcopy(backbone.body).to(device)
     return {k: frozen_features(body, Batches(ds, 1000, mean=mean, std=std, device=device)) for k, ds in sets.items()}
 
+# %% ../nbs/06_finetuning.ipynb #61c9ba2a-1
 def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: ImageSet, epochs: int, lr: float, seed: int = 0,
                  bs: int = 64, mean=None, std=None, augment: bool = True, pad: int = 4, valid: ImageSet = None, device=None,
                  shifted: dict = None, reestimate: bool = False, cache: bool = False, test_features: dict = None, **kw) -> dict:
@@ -377,7 +379,7 @@ def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: Ima
     return runs
 
 # %% ../nbs/06_finetuning.ipynb #d229d06b
-RESULTS_VERSION = 4  # bump when the experiment's code changes what a saved file means
+RESULTS_VERSION = 5  # bump when the experiment's code changes what a saved file means
 RERUN = dict(seeds=(0,))  # the table's seeds whose runs (and extra runs) the chapter trains again
 
 
@@ -470,7 +472,7 @@ def body_gradient_norm(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> 
     return float(torch.sqrt(sum((p.grad.float() ** 2).sum() for p in model.body.parameters() if p.grad is not None)))
 
 def first_step_gradients(backbone: nn.Module, labels: ImageSet, seed: int, mean, std, bs: int = 64, device=None) -> dict:
-    "The body's gradient norm on the first batch of a run, with the run's random head and with a probe-fitted head."
+    "The body's gradient norm on the first batch of a run, with the run's random head and with a probe-fitted head; both heads' weight norms."
     set_seed(seed)
     device = device or default_device()
     model = new_head(backbone, len(labels.classes)).to(device)
@@ -478,28 +480,43 @@ def first_step_gradients(backbone: nn.Module, labels: ImageSet, seed: int, mean,
     xb, yb = next(iter(train))
     fitted = copy.deepcopy(model)
     fit_head_by_regression(fitted, train)
-    return dict(random=body_gradient_norm(model, xb, yb), probe=body_gradient_norm(fitted, xb, yb))
+    return dict(random=body_gradient_norm(model, xb, yb), probe=body_gradient_norm(fitted, xb, yb),
+                random_head=float(model.head.weight.detach().norm()), probe_head=float(fitted.head.weight.detach().norm()))
 
 # %% ../nbs/06_finetuning.ipynb #85f32bbd
 EXTRA_VARIANTS = {'same rate after unfreezing': ('freeze then unfreeze', dict(unfreeze_factor=1.0)),
                   'no augmentation': ('full fine-tuning', dict(augment=False)),
-                  'BatchNorm re-estimated': ('linear probe', dict(reestimate=True))}
+                  'BatchNorm re-estimated': ('linear probe', dict(reestimate=True)),
+                  'L2-SP alpha 0.3': ('L2-SP', dict(alpha=0.3)), 'L2-SP alpha 3': ('L2-SP', dict(alpha=3.0)),
+                  'from scratch, 4x budget': ('from scratch', dict(budget=4))}
+SMALL_N_VARIANTS = ('no augmentation',)  # also run at the smallest N, on its seeds
 SCARCE_STRATEGIES = ('freeze then unfreeze', 'from scratch')
 
 # %% ../nbs/06_finetuning.ipynb #9a7b6c03
+def run_variant(variant: str, backbone: nn.Module, labels: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
+                seed: int) -> dict:
+    "One run of `EXTRA_VARIANTS[variant]` on `labels` (a budget of `budget` times the table's): its record."
+    name, kw = EXTRA_VARIANTS[variant]
+    kw, n = dict(kw), len(labels) // len(labels.classes)
+    r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n] * kw.pop('budget', 1), chosen[name], seed=seed,
+                     bs=cfg['bs'], mean=mean, std=std, **kw)
+    return dict(variant=variant, strategy=name, n=n, seed=seed, accuracy=r['accuracy'], train_acc=r['history'][-1]['train_acc'])
+
 def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std) -> list:
-    "The runs the claims need beyond the table, at the largest N and its seeds: `EXTRA_VARIANTS` and first-step gradients."
-    n, out = max(cfg['ns']), []
+    "The runs the claims need beyond the table: `EXTRA_VARIANTS` and first-step gradients at the largest N, `SMALL_N_VARIANTS` at the smallest."
+    lo, n, out = min(cfg['ns']), max(cfg['ns']), []
+    rest = (target_test, cfg, chosen, mean, std)
     for seed in _progress(cfg['seeds'][n]):
         labels = nested_labels(target_train, [n], seed)[n]
-        for variant, (name, kw) in EXTRA_VARIANTS.items():
-            r = run_finetune(name, backbone, labels, target_test, cfg['epochs'][n], chosen[name], seed=seed, bs=cfg['bs'],
-                             mean=mean, std=std, **kw)
-            out.append(dict(variant=variant, strategy=name, n=n, seed=seed, accuracy=r['accuracy']))
+        out += [run_variant(v, backbone, labels, *rest, seed) for v in EXTRA_VARIANTS]
         out.append(dict(variant='first-step gradient', n=n, seed=seed,
                         **first_step_gradients(backbone, labels, seed, mean, std, cfg['bs'])))
+    for seed in cfg['seeds'][lo]:
+        labels = nested_labels(target_train, cfg['ns'], seed)[lo]
+        out += [run_variant(v, backbone, labels, *rest, seed) for v in SMALL_N_VARIANTS]
     return out + (run_scarce(backbone, target_train, target_test, cfg, chosen, mean, std) if cfg.get('scarce') else [])
 
+# %% ../nbs/06_finetuning.ipynb #9a7b6c03-1
 def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: ImageSet, cfg: dict, chosen: dict, mean, std,
                      seeds, draws: int, skip=()) -> list:
     "The 'scarce' protocol on `seeds`: both strategies at the largest N and on `draws` disjoint draws at the smallest."
@@ -521,7 +538,6 @@ def run_scarce(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
     lo, hi, seeds = min(cfg['ns']), max(cfg['ns']), cfg['scarce']['seeds']
     done = {(s, hi, 0) for s in cfg['seeds'][hi]} | {(s, lo, 0) for s in seeds}  # the table's runs
     return run_scarce_study(backbone, target_train, target_test, cfg, chosen, mean, std, seeds, cfg['scarce']['draws'], done)
-
 
 # %% ../nbs/06_finetuning.ipynb #79d17052
 def results_path(scale: str, dataset: str) -> Path:
@@ -597,6 +613,7 @@ def package_results(res: dict, scale: str = 'cpu') -> Path:
     write(dict(res, spread=rerun_spread(scale)))
     return study_path(scale)
 
+# %% ../nbs/06_finetuning.ipynb #p06pack2-1
 def finetune_study(scale: str = 'cpu') -> Path:
     "Run this chapter's whole experiment at `scale` with the pinned numerics and package it (`make finetune-study`)."
     if unpinned_numerics(): raise RuntimeError(f"run it with the pinned numerics (make finetune-study): {unpinned_numerics()}")
@@ -634,6 +651,7 @@ def _study_code_sha() -> str:
           fit_head_on_features, frozen_features, fit)
     return hashlib.sha256(''.join(inspect.getsource(f) for f in fs).encode()).hexdigest()[:16]
 
+# %% ../nbs/06_finetuning.ipynb #5c0a0004-1
 def scarce_study(scale: str = 'cpu') -> dict:
     "Run the confirmatory study of `scale` as `SCARCE_STUDY` designs it and write it into the package: the record."
     design, cfg, task = SCARCE_STUDY[scale], finetune_config(scale), course_task()
@@ -676,12 +694,13 @@ def scarce_gains(runs: list, extras: list, n: int) -> dict:
         if len(d) == 2: gains.setdefault(seed, []).append(d['freeze then unfreeze'] - d['from scratch'])
     return {s: float(np.mean(g)) for s, g in gains.items()}
 
+# %% ../nbs/06_finetuning.ipynb #c1a1f002-1
 def chapter_claims(res: dict, study: dict = None) -> list:
     "The chapter's claims from its saved results (the 'scarce' one from the confirmatory `study` if given), Holm across the family."
     runs, extras, m = res['runs'], res['extras'], res['config']['margin']
     ns = sorted({r['n'] for r in runs}); lo, hi = ns[0], ns[-1]
     acc = lambda s, n: {r['seed']: r['accuracy'] for r in runs if r['strategy'] == s and r['n'] == n}
-    var = lambda v: {r['seed']: r['accuracy'] for r in extras if r['variant'] == v}
+    var = lambda v, n=hi: {r['seed']: r['accuracy'] for r in extras if r['variant'] == v and r['n'] == n}
     ood = lambda s: {r['seed']: float(np.mean(list(r['shift_acc'].values()))) for r in runs
                      if r['strategy'] == s and r['n'] == hi and r.get('shift_acc')}
     grad = {r['seed']: math.log10(r['random'] / r['probe']) for r in extras if r['variant'] == 'first-step gradient'}
@@ -701,12 +720,17 @@ def chapter_claims(res: dict, study: dict = None) -> list:
             ('BatchNorm', f"re-estimating BatchNorm statistics on the target helps the linear probe at N = {hi}",
              var('BatchNorm re-estimated'), acc('linear probe', hi)),
             ('shift', f"LP-FT keeps accuracy on shifted test images better than full fine-tuning at N = {hi}", ood('LP-FT'),
-             ood('full fine-tuning'))]
+             ood('full fine-tuning')),
+            ('converged', f"pretraining helps at N = {hi} even against from scratch trained four times as long ({ftu})",
+             acc(ftu, hi), var('from scratch, 4x budget')),
+            ('augmentation at N = lo', f"augmentation helps full fine-tuning at N = {lo}", acc('full fine-tuning', lo),
+             var('no augmentation', lo))]
     out = [dict(verdict(claim, *_paired(a, b), margin=m), key=k) for k, claim, a, b in spec]
     out.append(dict(verdict("a probe-fitted head sends a smaller first-step gradient into the body than a random head",
                             list(grad.values())), key='gradient', unit='log10 of the ratio', scale=1))
     return [dict(v, headline=i < 6) for i, v in enumerate(holm_verdicts(out))]
 
+# %% ../nbs/06_finetuning.ipynb #c1a1f002-2
 def format_claims(claims: list, markdown: bool = False) -> str:
     "The claims as a table: claim, effect with its 95% interval (points unless stated), verdict, Holm-corrected verdict."
     f = lambda v: (f"{v['effect'] * v.get('scale', 100):+.1f} [{v['low'] * v.get('scale', 100):+.1f}, "
@@ -717,6 +741,20 @@ def format_claims(claims: list, markdown: bool = False) -> str:
                           f"{v['verdict']} | {v['verdict_holm']} |" for v in claims])
     return '\n'.join(f"{'*' if v['headline'] else ' '} {v['claim']}: {f(v)}, {v['verdict']}; Holm: {v['verdict_holm']}"
                      for v in claims)
+
+# %% ../nbs/06_finetuning.ipynb #f06forest1
+def plot_verdicts(verdicts: list, title: str = None, margin: float = None):
+    "Each claim's effect (points) with its 95% interval, coloured by its verdict after Holm's correction; the margin shaded."
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(verdicts) + 1))
+    if margin: ax.axvspan(-margin * 100, margin * 100, color='tab:blue', alpha=0.08, lw=0)
+    for i, v in enumerate(verdicts):
+        ax.errorbar(v['effect'] * 100, i, xerr=[[(v['effect'] - v['low']) * 100], [(v['high'] - v['effect']) * 100]],
+                    fmt='o', capsize=3, color=VERDICT_COLOURS[v['verdict_holm']])
+    ax.axvline(0, color='k', lw=0.8); ax.set_yticks(range(len(verdicts)), [v['claim'] for v in verdicts], fontsize=8)
+    ax.invert_yaxis(); ax.set_xlabel('effect (points of accuracy)'); ax.grid(alpha=0.3, axis='x')
+    if title: ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/06_finetuning.ipynb #d4dbc022
 STRATEGY_WORDS = {VERDICTS[1]: 'worse', VERDICTS[3]: 'equivalent to the best', VERDICTS[2]: 'not shown worse'}

@@ -6,7 +6,8 @@ Docs: https://ftbook.github.io/ftbook/evaluation.html.md"""
 
 # %% ../nbs/08_evaluation.ipynb #de91c99b
 from __future__ import annotations
-import math
+import json, math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,14 +16,14 @@ import torch.nn.functional as F
 from scipy import stats
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from .data import ImageSet, show_images
+from .data import ImageSet, atomic_write, data_dir, get_scale, show_images
 
 # %% auto #0
 __all__ = ['VERDICTS', 'confusion_matrix', 'accuracy', 'plot_confusion', 'precision_recall_f1', 'per_class_metrics',
            'bootstrap_distribution', 'bootstrap_ci', 'binomial_ci', 'decide', 'effect_interval', 'tost', 'verdict',
            'format_verdict', 'holm', 'holm_verdicts', 'reliability_bins', 'expected_calibration_error',
            'fit_temperature', 'plot_reliability', 'per_class_accuracy', 'most_confident_mistakes', 'plot_mistakes',
-           'mcnemar_exact', 'paired_bootstrap']
+           'mcnemar_exact', 'paired_bootstrap', 'findings_path', 'save_finding', 'load_finding']
 
 # %% ../nbs/08_evaluation.ipynb #06911e93
 def confusion_matrix(y_true, y_pred, n_classes: int = None) -> np.ndarray:
@@ -131,10 +132,10 @@ VERDICTS = ('supported', 'contradicted', 'not decided at this scale', 'equivalen
 
 # %% ../nbs/08_evaluation.ipynb #e73fe7d9
 def decide(low: float, high: float, threshold: float = 0.0, margin: float = None) -> str:
-    "The rule: supported above `threshold`, contradicted below, equivalent inside ±`margin` around it, else not decided."
+    "The rule: equivalent inside ±`margin` around `threshold` (tested first), else supported above it, contradicted below, else not decided."
+    if margin is not None and threshold - margin < low and high < threshold + margin: return VERDICTS[3]
     if low > threshold: return VERDICTS[0]
     if high < threshold: return VERDICTS[1]
-    if margin is not None and threshold - margin < low and high < threshold + margin: return VERDICTS[3]
     return VERDICTS[2]
 
 def _t_summary(a, b=None, paired: bool = True) -> tuple:
@@ -283,3 +284,21 @@ def paired_bootstrap(correct_a, correct_b, n_boot: int = 5000, level: float = 0.
     lo, hi = np.quantile(dist, [(1 - level) / 2, (1 + level) / 2])
     p = min(1.0, 2 * min((dist <= 0).mean(), (dist >= 0).mean()))
     return dict(diff=float(a.mean() - b.mean()), low=float(lo), high=float(hi), p=float(p))
+
+# %% ../nbs/08_evaluation.ipynb #f08find1
+def findings_path(chapter: str, scale: str = None) -> Path:
+    "Where `chapter`'s finding at `scale` (default: `get_scale()`) is kept in the data folder."
+    return data_dir()/'results'/f"finding-{chapter}-{scale or get_scale()}.json"
+
+def save_finding(chapter: str, headline: str, verdicts: list = ()) -> Path:
+    "Keep `chapter`'s one-sentence result and its verdicts (claim, effect, interval, verdicts) for the index page."
+    keep = ('claim', 'effect', 'low', 'high', 'n', 'paired', 'verdict', 'verdict_holm')
+    rec = dict(chapter=chapter, scale=get_scale(), headline=headline, verdicts=[{k: v[k] for k in keep if k in v} for v in verdicts])
+    path = findings_path(chapter)
+    atomic_write(path, lambda t: t.write_text(json.dumps(rec, indent=1, default=float)))
+    return path
+
+def load_finding(chapter: str, scale: str = None):
+    "The finding `save_finding` kept for `chapter` at `scale`, or None where that chapter has not run."
+    path = findings_path(chapter, scale)
+    return json.loads(path.read_text()) if path.exists() else None

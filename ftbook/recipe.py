@@ -744,7 +744,8 @@ def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: s
             metrics['test']['ood_flagged'] = float((tscores > meta['ood_threshold']).float().mean())
     metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze=decision, seconds=round(time.perf_counter() - t0, 1),
                    n_train=len(train), n_valid=len(valid), dropped=len(dropped), start=described,
-                   ood_threshold=meta['ood_threshold'], threads=threads, workers=workers)
+                   ood_threshold=meta['ood_threshold'], threads=threads, workers=workers,
+                   data=str(Path(folder).resolve()), valid_pct=valid_pct, seed=seed)  # what `ftbook export` checks on
     n_files = sum(len(p) for p, _ in files.values())
     secs = metrics['seconds']
     notes.append(f"whole run: {n_files} files in {secs:.0f} s, {n_files / secs:.0f} files/s")

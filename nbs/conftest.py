@@ -21,6 +21,14 @@ def pytest_terminal_summary(terminalreporter):
 TIMES_FILE = 'nbval-times.json'
 
 
+def _machine() -> str:
+    "The CPU's model name and core count, for the index page's time column."
+    import os, platform
+    try: name = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): name = platform.processor() or platform.machine()
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def _record_times():
     "Merge this run's per-notebook seconds into `nbval-times.json` in the data folder (the index reads it)."
     import json, os, tempfile, time
@@ -32,7 +40,8 @@ def _record_times():
     except Exception: return                       # no usable data folder: the index says "not measured yet"
     notebooks = old.get('notebooks', {}) if old.get('scale') == scale else {}
     notebooks.update({os.path.basename(nb): round(s, 1) for nb, s in _seconds.items()})
-    text = json.dumps(dict(scale=scale, updated=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), notebooks=notebooks), indent=1)
+    text = json.dumps(dict(scale=scale, updated=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), machine=_machine(),
+                           notebooks=notebooks), indent=1)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{TIMES_FILE}.', suffix='.tmp')
     with os.fdopen(fd, 'w') as f: f.write(text)
     os.replace(tmp, path)

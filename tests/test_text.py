@@ -1,4 +1,4 @@
-"`ftbook finetune`, `predict` and `evaluate` on labelled sentences (chapter 10), on tiny files: every surprise a real file holds."
+"`ftbook finetune`, `predict` and `evaluate` on labelled sentences (chapter 11), on tiny files: every surprise a real file holds."
 import json, sys
 from pathlib import Path
 
