@@ -6,13 +6,12 @@ Docs: https://ftbook.github.io/ftbook/deploy.html.md"""
 
 # %% ../nbs/12_deploy.ipynb #d12imports
 from __future__ import annotations
-import json, platform, tempfile, time, warnings
+import json, platform, tempfile, warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn as nn
 from fastcore.basics import patch
 
 from .cnn import time_it
@@ -163,16 +162,17 @@ def require_onnx():
     try: import onnxruntime, onnxscript  # noqa: F401
     except ImportError: raise UsageError("exporting needs the deploy extra: pip install 'ftbook[deploy]'") from None
 
-def export_run(run, data=None, n: int = 32) -> dict:
+def export_run(run, data=None, n: int = 32, threads: int = 2) -> dict:
     "Export a run's model to `run`/model.onnx, check it against PyTorch on its validation inputs, time both: export.json."
     require_onnx()
+    import onnxruntime
     run = Path(run)
     pretrained, _, meta = load_run(run)
     path = export_onnx(pretrained, meta, run)
-    session, items = ort_session(path), validation_inputs(run, pretrained, n, data)
+    session, items = ort_session(path, threads), validation_inputs(run, pretrained, n, data)
     rec = dict(model=path.name, bytes=path.stat().st_size, kind=pretrained.kind, check=compare_backends(pretrained, session, items),
-               tolerance=CHECK_TOLERANCE, seconds=time_backends(pretrained, session, items), threads=2,
-               versions=dict(torch=torch.__version__, onnxruntime=__import__('onnxruntime').__version__), machine=platform.machine())
+               tolerance=CHECK_TOLERANCE, seconds=time_backends(pretrained, session, items, threads=threads), threads=threads,
+               versions=dict(torch=torch.__version__, onnxruntime=onnxruntime.__version__), machine=platform.machine())
     rec['passed'] = rec['check']['max_abs_diff'] <= CHECK_TOLERANCE and rec['check']['agreement'] == 1.0
     atomic_write(run/'export.json', lambda t: t.write_text(json.dumps(rec, indent=1)))
     if not rec['passed']:
