@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #1c654d6b
 from __future__ import annotations
-import hashlib, os, random, tempfile, time, warnings, zipfile, zlib
+import hashlib, os, platform, random, tempfile, time, warnings, zipfile, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +30,8 @@ __all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR
            'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData', 'resize_center_crop',
            'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes', 'sample_per_class',
            'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task', 'plot_class_balance',
-           'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'numerics_fingerprint',
-           'json_from_fresh_process', 'fingerprint_in_process', 'fingerprint_differences']
+           'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'cpu_vendor', 'numerics_reference',
+           'numerics_fingerprint', 'json_from_fresh_process', 'fingerprint_in_process', 'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
 @dataclass
@@ -508,7 +508,18 @@ class Batches:
 
 # %% ../nbs/01_data.ipynb #n01fing0
 FINGERPRINT_SWITCH = {'matrix product': 'MKL_CBWR', 'convolution': 'ONEDNN_MAX_CPU_ISA',
-                      'convolution gradient': 'ONEDNN_MAX_CPU_ISA', 'elementwise': 'ATEN_CPU_CAPABILITY'}
+                      'convolution gradient': 'ONEDNN_MAX_CPU_ISA',
+                      'elementwise': 'ATEN_CPU_CAPABILITY, or MKL_CBWR (exp runs in MKL\'s vector maths)'}
+
+def cpu_vendor() -> str:
+    "The processor's vendor as the CPU reports it ('GenuineIntel', 'AuthenticAMD', ...), or the machine type elsewhere."
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('vendor_id'))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+def numerics_reference(refs: dict, vendor: str = None):
+    "The reference of `numerics.json` (read into `refs`) made on a processor of `vendor` (default: this one), or None."
+    vendor = vendor or cpu_vendor()
+    return next((r for r in refs['references'] if r['vendor'] == vendor), None)
 
 def _digest(*ts) -> str:
     h = hashlib.sha256()

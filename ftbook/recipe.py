@@ -937,8 +937,8 @@ def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: in
     return root
 
 # %% ../nbs/09_recipe.ipynb #3dc2027b
-DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, target=('3', '8'), ns=(5, 20),
-            seeds=tuple(range(100, 112)), epochs={5: 30, 20: 15},
+DEMO = dict(widths=(16, 32, 64), stem_stride=1, pretrain_epochs=8, target=('3', '8'), ns=(2, 10),
+            seeds=tuple(range(200, 236)), epochs={2: 30, 10: 30},
             strategies={'from scratch': 0.03, 'linear probe': 0.1, 'freeze then unfreeze': 0.1})
 
 # %% ../nbs/09_recipe.ipynb #5f6b0a67
@@ -962,14 +962,22 @@ def demo_verdicts(runs: list) -> list:
                                   [acc['from scratch', n, k] for k in seeds])
                           for n in DEMO['ns'] for s in DEMO['strategies'] if s != 'from scratch'])
 
+_SAID = {'supported': 'beat training from scratch', 'contradicted': 'did worse than training from scratch'}
+
 def demo_conclusion(verdicts: list) -> str:
-    "One plain sentence: did pretraining help, after Holm's correction?"
-    won = [v['claim'].replace(' beats from scratch', '') for v in verdicts if v['verdict_holm'] == 'supported']
-    lost = [v for v in verdicts if v['verdict_holm'] == 'contradicted']
-    if won and not lost: return f"pretraining helped here: {'; '.join(won)} beat training from scratch (Holm-corrected)."
-    if lost and not won: return "pretraining did not help here: training from scratch was better where runs could tell."
-    if won: return "pretraining helped in some comparisons and hurt in others; read the lines above one by one."
-    return "this run cannot say whether pretraining helped: no comparison was decided after Holm's correction."
+    "One plain sentence: did pretraining help, at each N, after Holm's correction?"
+    by_n = {}
+    for v in verdicts:
+        name, n = v['claim'].replace(' beats from scratch', '').rsplit(' at N = ', 1)
+        by_n.setdefault(n, {}).setdefault(v['verdict_holm'], []).append(name)
+    won = any('supported' in d for d in by_n.values()); lost = any('contradicted' in d for d in by_n.values())
+    head = ('pretraining helped' if won and not lost else 'pretraining did not help' if lost and not won else
+            'pretraining helped in some comparisons and hurt in others' if won else
+            'this run cannot say whether pretraining helped')
+    parts = [f"with {n} labels per class, " + ', '.join(f"{' and '.join(names)} {_SAID.get(k, k)}" for k, names in d.items())
+             for n, d in by_n.items()]
+    return f"{head} (paired over seeds, Holm-corrected): {'; '.join(parts)}."
+
 
 # %% ../nbs/09_recipe.ipynb #785ffe37
 def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std, source_classes: list):
