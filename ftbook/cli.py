@@ -18,7 +18,7 @@ from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, demo, eval
 from .train import pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['finetune', 'evaluate', 'predict_images', 'pretrain', 'export', 'main']
+__all__ = ['finetune', 'evaluate', 'predict_images', 'pretrain', 'export', 'serve', 'main']
 
 # %% ../nbs/10_cli.ipynb #f70dcefa
 import ftbook.text  # registers the text modality with the recipe (transformers is imported only when text is used)
@@ -104,17 +104,18 @@ def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int 
     return meta
 
 # %% ../nbs/10_cli.ipynb #c10export
-def export(run, inputs=None) -> dict:
+def export(run, inputs=None, int8: bool = False) -> dict:
     "Export a run's model to ONNX (chapter 12), print the check and the speeds; the record of RUN/export.json."
-    from ftbook.deploy import export_run
-    rec = export_run(run, inputs)
-    c, t = rec['check'], rec['seconds']
-    print(f"wrote {Path(run)/rec['model']} ({rec['bytes'] / 2**20:.1f} MiB), preprocessing.json and export.json\n"
-          f"check on {c['inputs']} validation inputs at batch sizes {c['batch_sizes']}: largest |logit difference| "
-          f"{c['max_abs_diff']:.1e} (at most {rec['tolerance']:g}), predictions the same on {c['agreement']:.0%}\n"
-          f"median latency at batch 1: PyTorch {t['pytorch'][1] * 1000:.1f} ms, onnxruntime {t['onnxruntime'][1] * 1000:.1f} ms; "
-          f"throughput at batch 16: PyTorch {16 / t['pytorch'][16]:.1f}/s, onnxruntime {16 / t['onnxruntime'][16]:.1f}/s")
+    from ftbook.deploy import export_run, export_summary
+    rec = export_run(run, inputs, int8=int8)
+    print(f"wrote {Path(run)/rec['model']}, preprocessing.json{', model.int8.onnx' if 'int8' in rec else ''} and export.json")
+    print('\n'.join(export_summary(rec)))
     return rec
+
+def serve(run, host: str = '127.0.0.1', port: int = 8000) -> None:
+    "Serve a run's page and API (chapter 12) on `host`:`port` until interrupted."
+    from ftbook.deploy import serve as serve_run
+    serve_run(run, host, port)
 
 # %% ../nbs/10_cli.ipynb #50bdc140
 class _Parser(argparse.ArgumentParser):
@@ -186,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
                        "the run's validation inputs, and time both; all of it in RUN/export.json.")
     x.add_argument('run', help='the --out folder of `ftbook finetune`')
     x.add_argument('--inputs', default=None, help='check on this folder or labelled file instead of the data the run was trained on')
+    x.add_argument('--int8', action='store_true', help='also write model.int8.onnx (dynamic int8 for text, static for photos, '
+                   'calibrated on the training images) and report its validation accuracy and speed-up')
+    v = sub.add_parser('serve', help="a run's page and API on this machine (chapter 12)", description=serve.__doc__)
+    v.add_argument('run', help='the --out folder of `ftbook finetune` (exported with `ftbook export` to serve with onnxruntime)')
+    v.add_argument('--host', default='127.0.0.1', help='address to listen on; the default answers this machine only (default: %(default)s)')
+    v.add_argument('--port', type=int, default=8000, help='port (default: %(default)s)')
     for q in (d, f, t): q.add_argument('--force', action='store_true', help='write into --out even if it holds files')
     for q in (d, f, t):
         q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
@@ -205,7 +212,8 @@ def main(argv=None) -> int:
         elif a.command == 'evaluate': evaluate(a.checkpoint, a.folder, a.json)
         elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
-        elif a.command == 'export': export(a.run, a.inputs)
+        elif a.command == 'export': export(a.run, a.inputs, a.int8)
+        elif a.command == 'serve': serve(a.run, a.host, a.port)
     except (UsageError, DataError, CheckpointError, WeightsError, NonFiniteLoss) as e:
         print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
         return 2

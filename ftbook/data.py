@@ -256,9 +256,10 @@ class BadImage(Exception):
     "A file that is not a usable image; the message is the reason."
 
 def read_image(path, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Image.Image:
-    "Open `path` as an RGB image, or raise `BadImage` with the reason."
-    path = Path(path)
-    if path.suffix.lower() not in IMAGE_EXTENSIONS: raise BadImage(f"not an image file ({path.suffix or 'no extension'})")
+    "Open `path` (a file name, or an open binary file such as an upload) as an RGB image, or raise `BadImage` with the reason."
+    if not hasattr(path, 'read'):
+        path = Path(path)
+        if path.suffix.lower() not in IMAGE_EXTENSIONS: raise BadImage(f"not an image file ({path.suffix or 'no extension'})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
@@ -270,7 +271,8 @@ def read_image(path, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Image.I
                 return to_rgb(im)
     except BadImage: raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e: raise BadImage(f"too large: {e}") from None
-    except Exception as e: raise BadImage(f"corrupt or truncated ({type(e).__name__}: {e})") from None
+    except Exception as e:  # an open file's message would name its object, not a file
+        raise BadImage(f"corrupt or truncated ({type(e).__name__}{'' if hasattr(path, 'read') else f': {e}'})") from None
 
 # %% ../nbs/01_data.ipynb #9666ea90
 SPLIT_NAMES = {'train': ('train', 'training', 'training_set'),

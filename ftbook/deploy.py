@@ -1,4 +1,4 @@
-"""`ftbook export`: a run's model as one ONNX file with everything needed to use it, checked against PyTorch on the run's own validation inputs, and timed.
+"""`ftbook export` and `ftbook serve`: a run's model as one ONNX file with everything needed to use it, checked against PyTorch on the run's own validation inputs, timed, quantised to int8 if asked, and served as a local page and API.
 
 Docs: https://ftbook.github.io/ftbook/deploy.html.md"""
 
@@ -6,23 +6,47 @@ Docs: https://ftbook.github.io/ftbook/deploy.html.md"""
 
 # %% ../nbs/12_deploy.ipynb #d12imports
 from __future__ import annotations
-import json, platform, tempfile, warnings
+import html, io, json, logging, platform, tempfile, threading, time, uuid, warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from fastcore.basics import patch
+from torch import nn
 
 from .cnn import time_it
 from .data import atomic_write
 from .models import CheckpointError, read_checkpoint
-from .recipe import MODALITIES, ImageModel, Pretrained, UsageError, list_inputs, split_inputs, torch_threads
+from .recipe import (MODALITIES, BadInput, ImageModel, Pretrained, UsageError, list_inputs, ood_score, split_inputs,
+                           torch_threads)
 from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0
-__all__ = ['CHECK_TOLERANCE', 'load_run', 'export_onnx', 'ort_session', 'validation_inputs', 'compare_backends', 'time_backends',
-           'plot_speed', 'require_onnx', 'export_run']
+__all__ = ['CHECK_TOLERANCE', 'SERVE_LIMITS', 'WithFeatures', 'TextWithFeatures', 'load_run', 'export_onnx', 'ort_session',
+           'run_split', 'validation_inputs', 'compare_backends', 'time_backends', 'plot_speed', 'quantize_export',
+           'session_accuracy', 'time_sessions', 'require_onnx', 'int8_record', 'export_summary', 'add_to_report',
+           'export_run', 'run_card', 'Predictor', 'RequestError', 'read_body', 'request_input', 'make_app', 'page_html',
+           'serve', 'multipart_body', 'BackgroundServer', 'load_test']
+
+# %% ../nbs/12_deploy.ipynb #d12withf
+class WithFeatures(nn.Module):
+    "A run's model with a second output: the pooled features that chapter 09's out-of-distribution flag scores."
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+    def logits_and_features(self, *x) -> tuple:
+        m = self.model
+        if hasattr(m, 'forward_head'):  # timm
+            f = m.forward_head(m.forward_features(*x), pre_logits=True)
+            return m.get_classifier()(f), f
+        f = m.body(*x)  # ftbook's ResNet and TextClassifier: body, then head
+        return m.head(f), f
+    def forward(self, image): return self.logits_and_features(image)
+
+class TextWithFeatures(WithFeatures):
+    "`WithFeatures` for a text model, whose graph takes the token ids and their attention mask."
+    def forward(self, input_ids, attention_mask): return self.logits_and_features(input_ids, attention_mask)
 
 # %% ../nbs/12_deploy.ipynb #d12iface
 @patch
@@ -44,7 +68,7 @@ def export_files(self: Pretrained, out: Path, meta: dict) -> dict:
 @patch
 def export_graph(self: ImageModel) -> tuple:
     s = self.prep['size']
-    return self.model.eval(), (torch.zeros(2, 3, s, s),), ['image'], ({0: torch.export.Dim('batch', min=1, max=4096)},)
+    return WithFeatures(self.model).eval(), (torch.zeros(2, 3, s, s),), ['image'], ({0: torch.export.Dim('batch', min=1, max=4096)},)
 
 @patch
 def export_files(self: ImageModel, out: Path, meta: dict) -> dict:
@@ -60,7 +84,7 @@ def export_files(self: ImageModel, out: Path, meta: dict) -> dict:
 def export_graph(self: TextModel) -> tuple:
     B, T = torch.export.Dim('batch', min=1, max=4096), torch.export.Dim('tokens', min=2, max=self.max_len)
     ids = torch.ones(2, 8, dtype=torch.long)
-    return self.model.eval(), (ids, torch.ones_like(ids)), ['input_ids', 'attention_mask'], ({0: B, 1: T}, {0: B, 1: T})
+    return TextWithFeatures(self.model).eval(), (ids, torch.ones_like(ids)), ['input_ids', 'attention_mask'], ({0: B, 1: T}, {0: B, 1: T})
 
 @patch
 def export_batch(self: TextModel, items: list) -> tuple: return pad_batch(items)
@@ -91,7 +115,7 @@ def export_onnx(pretrained: Pretrained, meta: dict, out) -> Path:
     module, example, names, dynamic = pretrained.export_graph()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # the exporter's notes on its own internals
-        program = torch.onnx.export(module, example, input_names=names, output_names=['logits'], dynamic_shapes=dynamic,
+        program = torch.onnx.export(module, example, input_names=names, output_names=['logits', 'features'], dynamic_shapes=dynamic,
                                     dynamo=True, external_data=False, verbose=False)
     atomic_write(out/'model.onnx', lambda t: program.save(str(t)))
     prep = pretrained.export_files(out, meta)
@@ -105,8 +129,8 @@ def ort_session(path, threads: int = 2):
     return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
 
 # %% ../nbs/12_deploy.ipynb #d12check
-def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> list:
-    "Up to `n` inputs of the run's validation split (from `data`, default: what the run was trained on), preprocessed."
+def run_split(run, pretrained: Pretrained, split: str = 'valid', n: int = None, data=None) -> tuple:
+    "(preprocessed inputs, labels) of up to `n` of a run's `split` ('train' or 'valid'), from `data` (default: its own)."
     m = json.loads((Path(run)/'metrics.json').read_text())
     data = Path(data or m.get('data') or '')
     if not str(data) or not data.exists():
@@ -115,8 +139,12 @@ def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> li
     with tempfile.TemporaryDirectory() as tmp:
         if pretrained.kind == 'text': data = labelled_folder(text_splits(data)[0], Path(tmp)/'texts')
         splits, classes, _ = list_inputs(data, pretrained.extensions, pretrained.noun)
-        paths = split_inputs(splits, classes, m.get('valid_pct', 0.2), m.get('seed', 0))['valid'][0][:n]
-        return [pretrained.preprocess(pretrained.read(p)) for p in paths]
+        paths, labels = split_inputs(splits, classes, m.get('valid_pct', 0.2), m.get('seed', 0))[split]
+        return [pretrained.preprocess(pretrained.read(p)) for p in paths[:n]], list(labels[:n])
+
+def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> list:
+    "Up to `n` inputs of the run's validation split (from `data`, default: what the run was trained on), preprocessed."
+    return run_split(run, pretrained, 'valid', n, data)[0]
 
 def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 3, 7)) -> dict:
     "Largest |logit difference| and agreement of predictions, onnxruntime against PyTorch, over `items` at each batch size."
@@ -125,7 +153,7 @@ def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(
         for i in range(0, len(items), bs):
             x = pretrained.export_batch(items[i:i + bs])
             with torch.no_grad(): ref = pretrained.model.eval()(*x).float().numpy()
-            got = session.run(None, {k: v.numpy() for k, v in zip(names, x)})[0]
+            got = session.run(['logits'], {k: v.numpy() for k, v in zip(names, x)})[0]
             worst, agree, n = max(worst, float(np.abs(got - ref).max())), agree + int((got.argmax(1) == ref.argmax(1)).sum()), n + len(ref)
     return dict(max_abs_diff=worst, agreement=agree / n, compared=n, inputs=len(items), batch_sizes=list(batch_sizes))
 
@@ -154,6 +182,44 @@ def plot_speed(times: dict, title: str = None):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/12_deploy.ipynb #d12int8
+def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None) -> Path:
+    "model.int8.onnx beside `onnx_path`: dynamic int8 for text; static int8 for images, calibrated on `calibration` inputs."
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    onnx_path = Path(onnx_path); out = onnx_path.with_name('model.int8.onnx')
+    class Calibration(CalibrationDataReader):
+        def __init__(self): self.batches = iter([{'image': pretrained.export_batch([x])[0].numpy()} for x in calibration])
+        def get_next(self): return next(self.batches, None)
+    logging.disable(logging.WARNING)  # onnxruntime's advice to pre-process the graph (see Under the hood)
+    try:
+        if pretrained.kind == 'text': write = lambda t: quantize_dynamic(onnx_path, t, weight_type=QuantType.QInt8)
+        else:
+            if not calibration: raise UsageError("static quantisation needs calibration inputs: the run's training images")
+            write = lambda t: quantize_static(onnx_path, t, Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
+                                              activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        atomic_write(out, write)
+    finally: logging.disable(logging.NOTSET)
+    return out
+
+def session_accuracy(pretrained: Pretrained, session, items: list, labels: list, bs: int = 16) -> float:
+    "Accuracy of an onnxruntime session on preprocessed `items` with their `labels`."
+    names, right = [i.name for i in session.get_inputs()], 0
+    for i in range(0, len(items), bs):
+        x = pretrained.export_batch(items[i:i + bs])
+        right += int((session.run(['logits'], {k: v.numpy() for k, v in zip(names, x)})[0].argmax(1) == np.array(labels[i:i + bs])).sum())
+    return right / len(items)
+
+def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_sizes=(1, 16), repeat: int = 10) -> dict:
+    "{name: {batch size: median seconds per batch}} for each onnxruntime session of `sessions`."
+    out = {}
+    for name, s in sessions.items():
+        names, out[name] = [i.name for i in s.get_inputs()], {}
+        for bs in batch_sizes:
+            feed = {k: v.numpy() for k, v in zip(names, pretrained.export_batch([items[i % len(items)] for i in range(bs)]))}
+            out[name][bs] = time_it(lambda: s.run(None, feed), repeat, 2)
+    return out
+
+
 # %% ../nbs/12_deploy.ipynb #d12cmd
 CHECK_TOLERANCE = 1e-4  # the largest |logit difference| an export may have from PyTorch
 
@@ -162,7 +228,40 @@ def require_onnx():
     try: import onnxruntime, onnxscript  # noqa: F401
     except ImportError: raise UsageError("exporting needs the deploy extra: pip install 'ftbook[deploy]'") from None
 
-def export_run(run, data=None, n: int = 32, threads: int = 2) -> dict:
+def int8_record(pretrained: Pretrained, run: Path, session, threads: int, data=None) -> dict:
+    "Quantise the export (calibrated on the run's training inputs for images): sizes, validation accuracies, speed-ups."
+    cal = run_split(run, pretrained, 'train', 64, data)[0] if pretrained.kind == 'image' else None
+    q = quantize_export(pretrained, run/'model.onnx', cal)
+    q_session, (vx, vy) = ort_session(q, threads), run_split(run, pretrained, 'valid', None, data)
+    t = time_sessions(pretrained, {'float32': session, 'int8': q_session}, vx)
+    return dict(model=q.name, bytes=q.stat().st_size, valid_n=len(vx), seconds=t, kind='dynamic' if pretrained.kind == 'text' else 'static',
+                valid_accuracy={k: session_accuracy(pretrained, s, vx, vy) for k, s in (('float32', session), ('int8', q_session))})
+
+def export_summary(rec: dict) -> list:
+    "The lines `ftbook export` prints and the run's report.md keeps: the check, the speeds, and int8 when asked for."
+    c, t = rec['check'], {k: {int(b): v for b, v in d.items()} for k, d in rec['seconds'].items()}
+    lines = [f"{rec['model']} ({rec['bytes'] / 2**20:.1f} MiB), checked on {c['inputs']} validation inputs at batch sizes "
+             f"{c['batch_sizes']}: largest |logit difference| {c['max_abs_diff']:.1e} (at most {rec['tolerance']:g}), predictions "
+             f"the same on {c['agreement']:.0%}: {'passed' if rec['passed'] else 'FAILED, do not use it'}",
+             f"median latency at batch 1: PyTorch {t['pytorch'][1] * 1000:.1f} ms, onnxruntime {t['onnxruntime'][1] * 1000:.1f} ms; "
+             f"throughput at batch 16: PyTorch {16 / t['pytorch'][16]:.1f}/s, onnxruntime {16 / t['onnxruntime'][16]:.1f}/s "
+             f"({rec['threads']} threads)"]
+    if 'int8' in rec:
+        q = rec['int8']; a, s = q['valid_accuracy'], {k: {int(b): v for b, v in d.items()} for k, d in q['seconds'].items()}
+        lines.append(f"int8 ({q['kind']}): {q['model']} ({q['bytes'] / 2**20:.1f} MiB); validation accuracy {a['float32']:.1%} "
+                     f"float32, {a['int8']:.1%} int8, on {q['valid_n']} inputs; speed-up {s['float32'][1] / s['int8'][1]:.2f}x at "
+                     f"batch 1, {s['float32'][16] / s['int8'][16]:.2f}x at batch 16")
+    return lines
+
+def add_to_report(run: Path, rec: dict):
+    "Replace (or add) the Export section of the run's report.md with `export_summary`."
+    path = Path(run)/'report.md'
+    if not path.is_file(): return
+    text = path.read_text().split('\n## Export\n')[0].rstrip('\n')
+    section = '\n\n## Export\n\n' + '\n'.join(f'- {l}' for l in export_summary(rec)) + '\n'
+    atomic_write(path, lambda t: t.write_text(text + section))
+
+def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False) -> dict:
     "Export a run's model to `run`/model.onnx, check it against PyTorch on its validation inputs, time both: export.json."
     require_onnx()
     import onnxruntime
@@ -174,8 +273,215 @@ def export_run(run, data=None, n: int = 32, threads: int = 2) -> dict:
                tolerance=CHECK_TOLERANCE, seconds=time_backends(pretrained, session, items, threads=threads), threads=threads,
                versions=dict(torch=torch.__version__, onnxruntime=onnxruntime.__version__), machine=platform.machine())
     rec['passed'] = rec['check']['max_abs_diff'] <= CHECK_TOLERANCE and rec['check']['agreement'] == 1.0
+    if int8 and rec['passed']: rec['int8'] = int8_record(pretrained, run, session, threads, data)
     atomic_write(run/'export.json', lambda t: t.write_text(json.dumps(rec, indent=1)))
+    add_to_report(run, rec)
     if not rec['passed']:
         raise UsageError(f"{path} differs from the PyTorch model (largest |logit difference| {rec['check']['max_abs_diff']:.2e}, "
                          f"agreement {rec['check']['agreement']:.1%}): it is kept for inspection, do not use it.")
     return rec
+
+# %% ../nbs/12_deploy.ipynb #d12predictor
+SERVE_LIMITS = dict(upload_bytes=10 * 2**20, text_chars=5_000, top=3)  # what one request may send, and how many classes come back
+
+def run_card(run) -> dict:
+    "What the page shows about a run: classes, what it started from and was trained on, accuracy with its interval."
+    m = json.loads((Path(run)/'metrics.json').read_text())
+    split = 'test' if 'test' in m else 'valid'
+    acc = m[split]
+    split = 'validation' if split == 'valid' else split
+    return dict(classes=list(acc['per_class']), start=m.get('start'), trained_on=f"{m.get('n_train')} labelled examples",
+                data=Path(m['data']).name if m.get('data') else None, split=split, accuracy=acc['accuracy'],
+                ci95=acc['ci95'], n=acc['n'])
+
+class Predictor:
+    "A run ready to answer one input at a time: the modality preprocesses, onnxruntime runs an export that passed its check, else PyTorch."
+    def __init__(self, run, threads: int = 2):
+        self.run = Path(run)
+        self.pretrained, _, meta = load_run(self.run)
+        self.kind, self.classes, self.card = self.pretrained.kind, meta['classes'], run_card(self.run)
+        self.means, self.threshold = (meta.get('tensors') or {}).get('ood_means'), meta.get('ood_threshold')
+        exp = self.run/'export.json'
+        passed = exp.is_file() and json.loads(exp.read_text()).get('passed') and (self.run/'model.onnx').is_file()
+        self.session = ort_session(self.run/'model.onnx', threads) if passed else None
+        self.backend, self.threads = ('onnxruntime' if passed else 'pytorch'), threads
+        self.module, self.lock = self.pretrained.export_graph()[0], threading.Lock()
+
+    def logits_and_features(self, x: tuple) -> tuple:
+        if self.session is not None:
+            names = [i.name for i in self.session.get_inputs()]
+            return tuple(map(torch.from_numpy, self.session.run(['logits', 'features'], {k: v.numpy() for k, v in zip(names, x)})))
+        with torch_threads(self.threads), torch.inference_mode(): return self.module(*x)
+
+    def predict(self, raw) -> dict:
+        "Top classes with probabilities, and the out-of-distribution score and flag, of one decoded input."
+        x = self.pretrained.export_batch([self.pretrained.preprocess(raw)])
+        with self.lock: logits, feats = self.logits_and_features(x)
+        p = logits.float().softmax(1)[0]
+        top = p.topk(min(SERVE_LIMITS['top'], len(p)))
+        out = dict(prediction=self.classes[int(top.indices[0])], backend=self.backend,
+                   top=[dict(label=self.classes[int(i)], probability=round(float(v), 4)) for v, i in zip(*top)])
+        if self.means is not None:
+            s = float(ood_score(feats, self.means)[0])
+            out.update(ood_score=round(s, 4), unlike_training=bool(s > self.threshold))
+        return out
+
+
+# %% ../nbs/12_deploy.ipynb #d12app
+class RequestError(Exception):
+    "A request the server cannot answer; `status` is its HTTP code (4xx), the message says what to send instead."
+    def __init__(self, status: int, message: str): super().__init__(message); self.status = status
+
+async def read_body(request, limit: int) -> bytes:
+    "The request's body, refused (413) as soon as it is over `limit` bytes, whatever its Content-Length says."
+    said = request.headers.get('content-length')
+    if said and said.isdigit() and int(said) > limit:
+        raise RequestError(413, f"the upload is {int(said):,} bytes, over the limit of {limit:,} bytes: send a smaller file")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit: raise RequestError(413, f"the upload is over the limit of {limit:,} bytes: send a smaller file")
+    if not body: raise RequestError(400, "the request has no body: send a photo (multipart, field 'file') or JSON {\"text\": ...}")
+    return bytes(body)
+
+async def request_input(request, kind: str):
+    "The decoded input of a /predict request: a photo from a multipart upload, or a sentence from JSON."
+    from starlette.formparsers import MultiPartParser
+    body, ctype = await read_body(request, SERVE_LIMITS['upload_bytes']), request.headers.get('content-type', '')
+    if kind == 'text':
+        try: text = json.loads(body)['text']
+        except (ValueError, KeyError, TypeError): raise RequestError(400, 'send JSON {"text": "a sentence"}') from None
+        if not isinstance(text, str) or not text.strip(): raise RequestError(400, "the text is empty: send a sentence")
+        if len(text) > SERVE_LIMITS['text_chars']: raise RequestError(413, f"the text is over {SERVE_LIMITS['text_chars']:,} characters")
+        return text
+    if not ctype.startswith('multipart/form-data'): raise RequestError(415, "send the photo as multipart/form-data, field 'file'")
+    async def once(): yield body
+    try: form = await MultiPartParser(request.headers, once(), max_files=1, max_fields=4).parse()
+    except Exception as e: raise RequestError(400, f"the multipart body could not be read ({e})") from None
+    upload = form.get('file')
+    if upload is None or not hasattr(upload, 'read'): raise RequestError(400, "no file in the form: send it in the field 'file'")
+    return await upload.read()
+
+def make_app(predictor: Predictor):
+    "A FastAPI app over `predictor`: the page at /, POST /predict, GET /health and GET /card."
+    try:
+        from fastapi import FastAPI
+        from fastapi.responses import HTMLResponse, JSONResponse
+        from starlette.concurrency import run_in_threadpool
+    except ImportError: raise UsageError("serving needs the deploy extra: pip install 'ftbook[deploy]'") from None
+    app = FastAPI(title=f"ftbook: {predictor.run.name}", docs_url=None, redoc_url=None, openapi_url=None)
+    @app.exception_handler(RequestError)
+    async def refused(request, e: RequestError): return JSONResponse({'error': str(e)}, status_code=e.status)
+    @app.get('/', response_class=HTMLResponse)
+    def page(): return page_html(predictor)
+    @app.get('/health')
+    def health(): return dict(status='ok', kind=predictor.kind, backend=predictor.backend, classes=predictor.classes)
+    @app.get('/card')
+    def card(): return predictor.card
+    async def predict(request):  # a plain Starlette route: the body is read by `request_input`, within its limits
+        raw = await request_input(request, predictor.kind)
+        try: raw = predictor.pretrained.read(io.BytesIO(raw)) if predictor.kind == 'image' else raw
+        except BadInput as e: raise RequestError(400, f"not a usable image: {e}") from None
+        return JSONResponse(await run_in_threadpool(predictor.predict, raw))
+    app.add_route('/predict', predict, methods=['POST'])
+    return app
+
+
+# %% ../nbs/12_deploy.ipynb #d12page
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ftbook: {title}</title>
+<style>body{{font:16px system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}}
+#drop{{border:2px dashed #888;border-radius:8px;padding:1.5rem;text-align:center}} #drop.over{{background:#eef}}
+.row{{display:flex;align-items:center;gap:.5rem;margin:.3rem 0}} .name{{width:9rem}} .bar{{background:#4a7;height:1rem}}
+#error{{color:#b00}} #flag{{color:#a60}} .card{{color:#555;font-size:90%}} textarea{{width:100%}}</style></head><body>
+<h1>{title}</h1><p class="card">{card}</p>{form}
+<div id="error" role="alert"></div><div id="result" aria-live="polite"></div><div id="flag"></div>
+<script>
+let last = '';  // the name of the file last sent, kept on the label for tests
+const show = r => {{
+  document.getElementById('error').textContent = r.error || '';
+  document.getElementById('result').innerHTML = r.error ? '' : '<p>Prediction: <b id="label"></b></p>' +
+    r.top.map(t => `<div class="row"><span class="name"></span><span class="bar" style="width:${{t.probability * 20}}rem"></span>` +
+                   `<span>${{(t.probability * 100).toFixed(1)}}%</span></div>`).join('');
+  if (r.error) return;
+  document.getElementById('label').textContent = r.prediction;
+  document.getElementById('label').dataset.file = last;
+  document.querySelectorAll('.name').forEach((e, i) => e.textContent = r.top[i].label);
+  document.getElementById('flag').textContent = r.unlike_training ? `Unlike the training {noun} (score ${{r.ood_score}}): treat this prediction with care.` : '';
+}};
+const ask = body => fetch('predict', body).then(r => r.json()).then(show, e => show({{error: String(e)}}));
+{script}
+</script></body></html>"""
+
+_FORMS = {
+    'image': ('<div id="drop"><p>Drop a photo here, or choose one:</p><input type="file" id="file" accept="image/*"></div>',
+              """const send = f => { last = f.name; const d = new FormData(); d.append('file', f); ask({method: 'POST', body: d}); };
+document.getElementById('file').onchange = e => send(e.target.files[0]);
+const drop = document.getElementById('drop');
+drop.ondragover = e => { e.preventDefault(); drop.classList.add('over'); };
+drop.ondragleave = () => drop.classList.remove('over');
+drop.ondrop = e => { e.preventDefault(); drop.classList.remove('over'); send(e.dataTransfer.files[0]); };"""),
+    'text': ('<p><textarea id="text" rows="3" placeholder="Type a sentence"></textarea></p><button id="go">Predict</button>',
+             """document.getElementById('go').onclick = () => ask({method: 'POST', headers: {'Content-Type': 'application/json'},
+  body: JSON.stringify({text: document.getElementById('text').value})});""")}
+
+def page_html(predictor: Predictor) -> str:
+    "The one page: the run's card, a photo drop or a sentence box, and the top classes as bars."
+    c = predictor.card
+    card = (f"Classes: {', '.join(c['classes'])}. Started from {c['start']}; trained on {c['trained_on']}"
+            f"{' of ' + c['data'] if c['data'] else ''}. Accuracy on its {c['split']} split: {c['accuracy']:.1%} "
+            f"(95% CI {c['ci95'][0]:.1%} to {c['ci95'][1]:.1%}, {c['n']} examples). Served by {predictor.backend}.")
+    form, script = _FORMS[predictor.kind]
+    noun = 'photos' if predictor.kind == 'image' else 'sentences'
+    return _PAGE.format(title=html.escape(predictor.run.name), card=html.escape(card), form=form,
+                        script=script, noun=noun)
+
+def serve(run, host: str = '127.0.0.1', port: int = 8000, threads: int = 2):
+    "Serve a run's page and API with uvicorn on `host`:`port` (loopback unless told otherwise) until interrupted."
+    import uvicorn
+    predictor = Predictor(run, threads)
+    print(f"serving {predictor.run} ({predictor.kind}, {predictor.backend}) at http://{host}:{port}/ ; Ctrl-C stops")
+    uvicorn.run(make_app(predictor), host=host, port=port, log_level='warning')
+
+
+# %% ../nbs/12_deploy.ipynb #d12load
+def multipart_body(data: bytes, filename: str = 'photo.jpg', field: str = 'file') -> tuple:
+    "(body, content type) of a multipart form with one file, as a browser's FormData sends it."
+    b = uuid.uuid4().hex
+    head = f'--{b}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    return head.encode() + data + f'\r\n--{b}--\r\n'.encode(), f'multipart/form-data; boundary={b}'
+
+class BackgroundServer:
+    "uvicorn serving `app` on 127.0.0.1, on a free port, in a thread: `with BackgroundServer(app) as url: ...` stops it after."
+    def __init__(self, app): self.app = app
+    def __enter__(self) -> str:
+        import socket, uvicorn
+        self.sock = socket.socket(); self.sock.bind(('127.0.0.1', 0))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level='warning'))
+        self.thread = threading.Thread(target=self.server.run, kwargs=dict(sockets=[self.sock]), daemon=True)
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started: break
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+    def __exit__(self, *exc):
+        self.server.should_exit = True; self.thread.join(10); self.sock.close()
+
+def load_test(url: str, body: bytes, content_type: str, clients: int = 8, requests: int = 50, timeout: float = 30) -> dict:
+    "`clients` threads each POST `body` to `url` `requests` times, each request with a timeout: errors, p50 and p95."
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+    seconds, errors = [], []
+    def client():
+        for _ in range(requests):
+            t = time.perf_counter()
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, body, {'Content-Type': content_type}), timeout=timeout) as r:
+                    json.loads(r.read()); seconds.append(time.perf_counter() - t)
+            except Exception as e: errors.append(repr(e))
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as ex: list(ex.map(lambda _: client(), range(clients)))
+    wall, s = time.perf_counter() - t0, np.array(seconds)
+    return dict(requests=clients * requests, errors=len(errors), first_error=errors[0] if errors else None, clients=clients,
+                p50=float(np.median(s)) if len(s) else None, p95=float(np.percentile(s, 95)) if len(s) else None,
+                per_second=len(s) / wall, seconds=s.tolist())
+

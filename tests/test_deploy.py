@@ -49,11 +49,16 @@ def test_export_photo_run(tmp_path, capsys, data_home):
     folder = photos(tmp_path/'photos')
     rc, out, err = run(capsys, 'finetune', folder, '--out', tmp_path/'run', '--epochs', 3, '--unfreeze', 'no', '--size', 96)
     assert rc == 0, err
-    rc, out, err = run(capsys, 'export', tmp_path/'run')
+    rc, out, err = run(capsys, 'export', tmp_path/'run', '--int8')
     assert rc == 0, err
-    assert 'largest |logit difference|' in out
+    assert 'largest |logit difference|' in out and 'int8 (static)' in out
     rec = json.loads((tmp_path/'run'/'export.json').read_text())
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    q = rec['int8']
+    assert q['bytes'] < rec['bytes'] / 2 and q['valid_n'] == m['n_valid'] and (tmp_path/'run'/'model.int8.onnx').is_file()
+    assert all(0 <= a <= 1 for a in q['valid_accuracy'].values())
+    report = (tmp_path/'run'/'report.md').read_text()
+    assert report.count('## Export') == 1 and 'int8 (static)' in report
     assert rec['passed'] and rec['check']['max_abs_diff'] <= 1e-4 and rec['check']['agreement'] == 1.0
     assert rec['check']['inputs'] == min(32, m['n_valid']) and rec['check']['batch_sizes'] == [1, 3, 7]
     prep = json.loads((tmp_path/'run'/'preprocessing.json').read_text())
@@ -72,10 +77,14 @@ def test_export_text_run(tmp_path, capsys, data_home):
     f.write_text('text,label\n' + '\n'.join(f'{t},pos' for t in POS) + '\n' + '\n'.join(f'{t},neg' for t in NEG) + '\n')
     rc, out, err = run(capsys, 'finetune', f, '--out', tmp_path/'run', '--epochs', 2, '--unfreeze', 'no')
     assert rc == 0, err
-    rc, out, err = run(capsys, 'export', tmp_path/'run')
+    rc, out, err = run(capsys, 'export', tmp_path/'run', '--int8')
     assert rc == 0, err
     rec = json.loads((tmp_path/'run'/'export.json').read_text())
     assert rec['passed'] and rec['kind'] == 'text' and rec['check']['max_abs_diff'] <= 1e-4
+    assert rec['int8']['kind'] == 'dynamic' and rec['int8']['bytes'] < rec['bytes'] / 2
+    rc, out, err = run(capsys, 'export', tmp_path/'run')  # exporting again replaces the report's section, not adds one
+    assert rc == 0, err
+    assert (tmp_path/'run'/'report.md').read_text().count('## Export') == 1
     assert (tmp_path/'run'/'tokenizer'/'tokenizer_config.json').is_file()
     assert json.loads((tmp_path/'run'/'preprocessing.json').read_text())['inputs'] == ['input_ids', 'attention_mask']
 
