@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
 
-from .data import DataError, cifar10_task, get_scale, load_image_folder, select_classes, transfer_split
+from .data import FtbookError, cifar10_task, get_scale, load_image_folder, select_classes, transfer_split
 from .finetune import STRATEGIES
-from .imagenet import NonFiniteLoss, WeightsError
 from .models import CheckpointError, read_checkpoint, save_checkpoint
 from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, demo, evaluate_folder, finetune_cifar8,
                            finetune_folder, predict_files, prepare_out)
@@ -214,7 +213,7 @@ def main(argv=None) -> int:
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
         elif a.command == 'export': export(a.run, a.inputs, a.int8)
         elif a.command == 'serve': serve(a.run, a.host, a.port)
-    except (UsageError, DataError, CheckpointError, WeightsError, NonFiniteLoss) as e:
+    except FtbookError as e:  # every error ftbook raises on purpose (chapter 01): one line, exit 2
         print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

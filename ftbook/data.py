@@ -26,12 +26,13 @@ from torchvision.transforms import v2
 __all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR10_ZIP_SHA256', 'IMAGE_EXTENSIONS', 'MAX_PIXELS',
            'SPLIT_NAMES', 'CIFAR10_TARGET', 'DIGITS_TARGET', 'FINGERPRINT_SWITCH', 'ImageSet', 'load_digits_images',
            'show_images', 'show_class_grid', 'default_device', 'get_scale', 'NumericsWarning', 'unpinned_numerics',
-           'warn_if_unpinned', 'set_seed', 'DataError', 'data_dir', 'atomic_write', 'sha256_file', 'load_cifar10',
-           'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData', 'resize_center_crop',
-           'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes', 'sample_per_class',
-           'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task', 'plot_class_balance',
-           'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'cpu_vendor', 'numerics_reference',
-           'numerics_fingerprint', 'json_from_fresh_process', 'fingerprint_in_process', 'fingerprint_differences']
+           'warn_if_unpinned', 'set_seed', 'FtbookError', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
+           'load_cifar10', 'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData',
+           'resize_center_crop', 'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes',
+           'sample_per_class', 'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task',
+           'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'cpu_vendor',
+           'numerics_reference', 'numerics_fingerprint', 'json_from_fresh_process', 'fingerprint_in_process',
+           'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
 @dataclass
@@ -131,7 +132,10 @@ def set_seed(seed: int = 42) -> int:
     return seed
 
 # %% ../nbs/01_data.ipynb #3cf5d248
-class DataError(Exception):
+class FtbookError(Exception):
+    "The base of every error ftbook raises on purpose: its message says what was wrong and what to do."
+
+class DataError(FtbookError):
     "Data that cannot be used as it is; the message says what was wrong and what to do."
 
 def data_dir() -> Path:
@@ -252,7 +256,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert('RGB')
 
 # %% ../nbs/01_data.ipynb #606d9a60
-class BadImage(Exception):
+class BadImage(FtbookError):
     "A file that is not a usable image; the message is the reason."
 
 def read_image(path, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Image.Image:

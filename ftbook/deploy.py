@@ -16,18 +16,20 @@ from fastcore.basics import patch
 from torch import nn
 
 from .cnn import time_it
-from .data import atomic_write
+from .data import FtbookError, atomic_write, sha256_file
+from .metrics import format_verdict, verdict
 from .models import CheckpointError, read_checkpoint
 from .recipe import (MODALITIES, BadInput, ImageModel, Pretrained, UsageError, list_inputs, ood_score, split_inputs,
                            torch_threads)
 from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0
-__all__ = ['CHECK_TOLERANCE', 'SERVE_LIMITS', 'WithFeatures', 'TextWithFeatures', 'load_run', 'export_onnx', 'ort_session',
-           'run_split', 'validation_inputs', 'compare_backends', 'time_backends', 'plot_speed', 'quantize_export',
-           'session_accuracy', 'time_sessions', 'require_onnx', 'int8_record', 'export_summary', 'add_to_report',
-           'export_run', 'run_card', 'Predictor', 'RequestError', 'read_body', 'request_input', 'make_app', 'page_html',
-           'serve', 'multipart_body', 'BackgroundServer', 'load_test']
+__all__ = ['INT8_MARGIN', 'CHECK_TOLERANCE', 'SERVE_LIMITS', 'WithFeatures', 'TextWithFeatures', 'load_run', 'export_onnx',
+           'ort_session', 'run_split', 'validation_inputs', 'compare_backends', 'time_backends', 'plot_speed',
+           'quantize_export', 'session_predictions', 'session_accuracy', 'time_sessions', 'int8_record', 'require_onnx',
+           'export_summary', 'add_to_report', 'export_run', 'export_is_current', 'run_card', 'Predictor',
+           'RequestError', 'read_body', 'request_input', 'make_app', 'page_html', 'serve', 'multipart_body',
+           'BackgroundServer', 'load_test']
 
 # %% ../nbs/12_deploy.ipynb #d12withf
 class WithFeatures(nn.Module):
@@ -130,7 +132,7 @@ def ort_session(path, threads: int = 2):
 
 # %% ../nbs/12_deploy.ipynb #d12check
 def run_split(run, pretrained: Pretrained, split: str = 'valid', n: int = None, data=None) -> tuple:
-    "(preprocessed inputs, labels) of up to `n` of a run's `split` ('train' or 'valid'), from `data` (default: its own)."
+    "(preprocessed inputs, labels) of `n` of a run's `split` ('train' or 'valid') drawn at random (all: None), from `data`."
     m = json.loads((Path(run)/'metrics.json').read_text())
     data = Path(data or m.get('data') or '')
     if not str(data) or not data.exists():
@@ -140,33 +142,38 @@ def run_split(run, pretrained: Pretrained, split: str = 'valid', n: int = None, 
         if pretrained.kind == 'text': data = labelled_folder(text_splits(data)[0], Path(tmp)/'texts')
         splits, classes, _ = list_inputs(data, pretrained.extensions, pretrained.noun)
         paths, labels = split_inputs(splits, classes, m.get('valid_pct', 0.2), m.get('seed', 0))[split]
-        return [pretrained.preprocess(pretrained.read(p)) for p in paths[:n]], list(labels[:n])
+        pick = np.random.default_rng(m.get('seed', 0)).permutation(len(paths))[:n]  # a random sample: every class, not the first
+        return [pretrained.preprocess(pretrained.read(paths[i])) for i in pick], [int(labels[i]) for i in pick]
 
 def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> list:
     "Up to `n` inputs of the run's validation split (from `data`, default: what the run was trained on), preprocessed."
     return run_split(run, pretrained, 'valid', n, data)[0]
 
 def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 3, 7)) -> dict:
-    "Largest |logit difference| and agreement of predictions, onnxruntime against PyTorch, over `items` at each batch size."
-    names, worst, agree, n = [i.name for i in session.get_inputs()], 0.0, 0, 0
+    "Largest |logit difference|, agreement of predictions and largest |feature difference|, onnxruntime against PyTorch."
+    names, worst, worst_f, agree, n = [i.name for i in session.get_inputs()], 0.0, 0.0, 0, 0
+    module = pretrained.export_graph()[0]
     for bs in batch_sizes:
         for i in range(0, len(items), bs):
             x = pretrained.export_batch(items[i:i + bs])
-            with torch.no_grad(): ref = pretrained.model.eval()(*x).float().numpy()
-            got = session.run(['logits'], {k: v.numpy() for k, v in zip(names, x)})[0]
+            with torch.no_grad(): ref, ref_f = (t.float().numpy() for t in module(*x))
+            got, got_f = session.run(['logits', 'features'], {k: v.numpy() for k, v in zip(names, x)})
             worst, agree, n = max(worst, float(np.abs(got - ref).max())), agree + int((got.argmax(1) == ref.argmax(1)).sum()), n + len(ref)
-    return dict(max_abs_diff=worst, agreement=agree / n, compared=n, inputs=len(items), batch_sizes=list(batch_sizes))
+            worst_f = max(worst_f, float(np.abs(got_f - ref_f).max()))
+    return dict(max_abs_diff=worst, agreement=agree / n, compared=n, inputs=len(items), batch_sizes=list(batch_sizes),
+                features_max_abs_diff=worst_f)
 
 # %% ../nbs/12_deploy.ipynb #d12speed
 def time_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 4, 16), threads: int = 2, repeat: int = 10) -> dict:
-    "{backend: {batch size: median seconds per batch}} for PyTorch and onnxruntime, on `threads` threads."
+    "{backend: {batch size: seconds per batch}} for PyTorch and onnxruntime on `threads` threads, over the same inputs at each size."
     names, out = [i.name for i in session.get_inputs()], {'pytorch': {}, 'onnxruntime': {}}
     with torch_threads(threads), torch.inference_mode():
-        for bs in batch_sizes:
-            x = pretrained.export_batch([items[i % len(items)] for i in range(bs)])
-            feed = {k: v.numpy() for k, v in zip(names, x)}
-            out['pytorch'][bs] = time_it(lambda: pretrained.model.eval()(*x), repeat, 2)
-            out['onnxruntime'][bs] = time_it(lambda: session.run(None, feed), repeat, 2)
+        for bs in batch_sizes:  # the same inputs at every size, so that batch 1 and batch 16 see the same lengths
+            same = [items[i % len(items)] for i in range(max(batch_sizes))]
+            groups = [pretrained.export_batch(same[i:i + bs]) for i in range(0, len(same), bs)]
+            per = lambda f: float(np.mean([time_it(lambda: f(x), max(2, repeat * bs // len(same)), 1) for x in groups]))
+            out['pytorch'][bs] = per(lambda x: pretrained.model.eval()(*x))
+            out['onnxruntime'][bs] = per(lambda x: session.run(None, {k: v.numpy() for k, v in zip(names, x)}))
     return out
 
 def plot_speed(times: dict, title: str = None):
@@ -183,6 +190,8 @@ def plot_speed(times: dict, title: str = None):
     return fig
 
 # %% ../nbs/12_deploy.ipynb #d12int8
+INT8_MARGIN = 0.02  # int8 counts as equivalent to float32 when its validation accuracy is within 2 points, both ways
+
 def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None) -> Path:
     "model.int8.onnx beside `onnx_path`: dynamic int8 for text; static int8 for images, calibrated on `calibration` inputs."
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
@@ -190,6 +199,7 @@ def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None)
     class Calibration(CalibrationDataReader):
         def __init__(self): self.batches = iter([{'image': pretrained.export_batch([x])[0].numpy()} for x in calibration])
         def get_next(self): return next(self.batches, None)
+    was = logging.root.manager.disable
     logging.disable(logging.WARNING)  # onnxruntime's advice to pre-process the graph (see Under the hood)
     try:
         if pretrained.kind == 'text': write = lambda t: quantize_dynamic(onnx_path, t, weight_type=QuantType.QInt8)
@@ -198,16 +208,18 @@ def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None)
             write = lambda t: quantize_static(onnx_path, t, Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
                                               activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         atomic_write(out, write)
-    finally: logging.disable(logging.NOTSET)
+    finally: logging.disable(was)
     return out
 
-def session_accuracy(pretrained: Pretrained, session, items: list, labels: list, bs: int = 16) -> float:
+def session_predictions(pretrained: Pretrained, session, items: list, bs: int = 16) -> np.ndarray:
+    "The class an onnxruntime session predicts for each preprocessed input."
+    names = [i.name for i in session.get_inputs()]
+    return np.concatenate([session.run(['logits'], {k: v.numpy() for k, v in zip(names, pretrained.export_batch(items[i:i + bs]))})[0].argmax(1)
+                           for i in range(0, len(items), bs)])
+
+def session_accuracy(pretrained: Pretrained, session, items: list, labels: list) -> float:
     "Accuracy of an onnxruntime session on preprocessed `items` with their `labels`."
-    names, right = [i.name for i in session.get_inputs()], 0
-    for i in range(0, len(items), bs):
-        x = pretrained.export_batch(items[i:i + bs])
-        right += int((session.run(['logits'], {k: v.numpy() for k, v in zip(names, x)})[0].argmax(1) == np.array(labels[i:i + bs])).sum())
-    return right / len(items)
+    return float((session_predictions(pretrained, session, items) == np.array(labels)).mean())
 
 def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_sizes=(1, 16), repeat: int = 10) -> dict:
     "{name: {batch size: median seconds per batch}} for each onnxruntime session of `sessions`."
@@ -219,6 +231,17 @@ def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_siz
             out[name][bs] = time_it(lambda: s.run(None, feed), repeat, 2)
     return out
 
+def int8_record(pretrained: Pretrained, run: Path, session, threads: int, data=None) -> dict:
+    "Quantise the export (calibrated on the run's training inputs for images): sizes, validation accuracies, changes, speed-ups."
+    cal = run_split(run, pretrained, 'train', 64, data)[0] if pretrained.kind == 'image' else None
+    q = quantize_export(pretrained, run/'model.onnx', cal)
+    q_session, (vx, vy) = ort_session(q, threads), run_split(run, pretrained, 'valid', None, data)
+    (f, i), y = (session_predictions(pretrained, s, vx) for s in (session, q_session)), np.array(vy)
+    return dict(model=q.name, bytes=q.stat().st_size, valid_n=len(vx), kind='dynamic' if pretrained.kind == 'text' else 'static',
+                valid_accuracy=dict(float32=float((f == y).mean()), int8=float((i == y).mean())),
+                changed=dict(total=int((f != i).sum()), now_right=int(((f != y) & (i == y)).sum()), now_wrong=int(((f == y) & (i != y)).sum())),
+                verdict=verdict('int8 is as accurate as float32', (i == y).astype(float), (f == y).astype(float), margin=INT8_MARGIN),
+                seconds=time_sessions(pretrained, {'float32': session, 'int8': q_session}, vx))
 
 # %% ../nbs/12_deploy.ipynb #d12cmd
 CHECK_TOLERANCE = 1e-4  # the largest |logit difference| an export may have from PyTorch
@@ -228,38 +251,31 @@ def require_onnx():
     try: import onnxruntime, onnxscript  # noqa: F401
     except ImportError: raise UsageError("exporting needs the deploy extra: pip install 'ftbook[deploy]'") from None
 
-def int8_record(pretrained: Pretrained, run: Path, session, threads: int, data=None) -> dict:
-    "Quantise the export (calibrated on the run's training inputs for images): sizes, validation accuracies, speed-ups."
-    cal = run_split(run, pretrained, 'train', 64, data)[0] if pretrained.kind == 'image' else None
-    q = quantize_export(pretrained, run/'model.onnx', cal)
-    q_session, (vx, vy) = ort_session(q, threads), run_split(run, pretrained, 'valid', None, data)
-    t = time_sessions(pretrained, {'float32': session, 'int8': q_session}, vx)
-    return dict(model=q.name, bytes=q.stat().st_size, valid_n=len(vx), seconds=t, kind='dynamic' if pretrained.kind == 'text' else 'static',
-                valid_accuracy={k: session_accuracy(pretrained, s, vx, vy) for k, s in (('float32', session), ('int8', q_session))})
-
 def export_summary(rec: dict) -> list:
     "The lines `ftbook export` prints and the run's report.md keeps: the check, the speeds, and int8 when asked for."
     c, t = rec['check'], {k: {int(b): v for b, v in d.items()} for k, d in rec['seconds'].items()}
     lines = [f"{rec['model']} ({rec['bytes'] / 2**20:.1f} MiB), checked on {c['inputs']} validation inputs at batch sizes "
              f"{c['batch_sizes']}: largest |logit difference| {c['max_abs_diff']:.1e} (at most {rec['tolerance']:g}), predictions "
              f"the same on {c['agreement']:.0%}: {'passed' if rec['passed'] else 'FAILED, do not use it'}",
-             f"median latency at batch 1: PyTorch {t['pytorch'][1] * 1000:.1f} ms, onnxruntime {t['onnxruntime'][1] * 1000:.1f} ms; "
+             f"latency at batch 1: PyTorch {t['pytorch'][1] * 1000:.1f} ms, onnxruntime {t['onnxruntime'][1] * 1000:.1f} ms; "
              f"throughput at batch 16: PyTorch {16 / t['pytorch'][16]:.1f}/s, onnxruntime {16 / t['onnxruntime'][16]:.1f}/s "
              f"({rec['threads']} threads)"]
     if 'int8' in rec:
-        q = rec['int8']; a, s = q['valid_accuracy'], {k: {int(b): v for b, v in d.items()} for k, d in q['seconds'].items()}
+        q = rec['int8']; a, ch, s = q['valid_accuracy'], q['changed'], {k: {int(b): v for b, v in d.items()} for k, d in q['seconds'].items()}
         lines.append(f"int8 ({q['kind']}): {q['model']} ({q['bytes'] / 2**20:.1f} MiB); validation accuracy {a['float32']:.1%} "
-                     f"float32, {a['int8']:.1%} int8, on {q['valid_n']} inputs; speed-up {s['float32'][1] / s['int8'][1]:.2f}x at "
-                     f"batch 1, {s['float32'][16] / s['int8'][16]:.2f}x at batch 16")
+                     f"float32, {a['int8']:.1%} int8, on {q['valid_n']} inputs ({ch['total']} predictions changed: {ch['now_right']} "
+                     f"now right, {ch['now_wrong']} now wrong); speed-up {s['float32'][1] / s['int8'][1]:.2f}x at batch 1, "
+                     f"{s['float32'][16] / s['int8'][16]:.2f}x at batch 16")
     return lines
 
 def add_to_report(run: Path, rec: dict):
-    "Replace (or add) the Export section of the run's report.md with `export_summary`."
+    "Replace (or add) the Export section of the run's report.md with `export_summary`, keeping every other section."
     path = Path(run)/'report.md'
     if not path.is_file(): return
-    text = path.read_text().split('\n## Export\n')[0].rstrip('\n')
+    before, _, rest = path.read_text().partition('\n## Export\n')
+    after = rest[rest.find('\n## '):] if '\n## ' in rest else ''
     section = '\n\n## Export\n\n' + '\n'.join(f'- {l}' for l in export_summary(rec)) + '\n'
-    atomic_write(path, lambda t: t.write_text(text + section))
+    atomic_write(path, lambda t: t.write_text(before.rstrip('\n') + section + after))
 
 def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False) -> dict:
     "Export a run's model to `run`/model.onnx, check it against PyTorch on its validation inputs, time both: export.json."
@@ -267,26 +283,40 @@ def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False
     import onnxruntime
     run = Path(run)
     pretrained, _, meta = load_run(run)
+    items = validation_inputs(run, pretrained, n, data)  # before anything is written: missing data changes nothing
+    (run/'export.json').unlink(missing_ok=True)          # until the new check passes, no export counts as checked
     path = export_onnx(pretrained, meta, run)
-    session, items = ort_session(path, threads), validation_inputs(run, pretrained, n, data)
+    session = ort_session(path, threads)
     rec = dict(model=path.name, bytes=path.stat().st_size, kind=pretrained.kind, check=compare_backends(pretrained, session, items),
                tolerance=CHECK_TOLERANCE, seconds=time_backends(pretrained, session, items, threads=threads), threads=threads,
-               versions=dict(torch=torch.__version__, onnxruntime=onnxruntime.__version__), machine=platform.machine())
+               checkpoint_sha256=sha256_file(run/'model.safetensors'), machine=platform.machine(),
+               versions=dict(torch=torch.__version__, onnxruntime=onnxruntime.__version__))
     rec['passed'] = rec['check']['max_abs_diff'] <= CHECK_TOLERANCE and rec['check']['agreement'] == 1.0
     if int8 and rec['passed']: rec['int8'] = int8_record(pretrained, run, session, threads, data)
+    rec = json.loads(json.dumps(rec))  # as export.json will hold it (batch sizes as strings)
     atomic_write(run/'export.json', lambda t: t.write_text(json.dumps(rec, indent=1)))
     add_to_report(run, rec)
     if not rec['passed']:
         raise UsageError(f"{path} differs from the PyTorch model (largest |logit difference| {rec['check']['max_abs_diff']:.2e}, "
-                         f"agreement {rec['check']['agreement']:.1%}): it is kept for inspection, do not use it.")
+                         f"agreement {rec['check']['agreement']:.1%}): it is kept for inspection, and not served.")
     return rec
 
+
 # %% ../nbs/12_deploy.ipynb #d12predictor
-SERVE_LIMITS = dict(upload_bytes=10 * 2**20, text_chars=5_000, top=3)  # what one request may send, and how many classes come back
+SERVE_LIMITS = dict(upload_bytes=10 * 2**20, text_chars=5_000, top=3, waiting=32)  # per request; `waiting`: requests at once
+
+def export_is_current(run) -> bool:
+    "Whether `run`/model.onnx passed its check against the checkpoint now in the run (not an earlier one)."
+    exp = Path(run)/'export.json'
+    if not (exp.is_file() and (Path(run)/'model.onnx').is_file()): return False
+    rec = json.loads(exp.read_text())
+    return bool(rec.get('passed')) and rec.get('checkpoint_sha256') == sha256_file(Path(run)/'model.safetensors')
 
 def run_card(run) -> dict:
     "What the page shows about a run: classes, what it started from and was trained on, accuracy with its interval."
-    m = json.loads((Path(run)/'metrics.json').read_text())
+    try: m = json.loads((Path(run)/'metrics.json').read_text())
+    except (OSError, ValueError): raise UsageError(f"{run} has no readable metrics.json: serve the --out folder of a finished run.") from None
+    if 'valid' not in m: raise UsageError(f"{run}/metrics.json has no validation accuracy: it is not a run of `ftbook finetune`.")
     split = 'test' if 'test' in m else 'valid'
     acc = m[split]
     split = 'validation' if split == 'valid' else split
@@ -295,14 +325,13 @@ def run_card(run) -> dict:
                 ci95=acc['ci95'], n=acc['n'])
 
 class Predictor:
-    "A run ready to answer one input at a time: the modality preprocesses, onnxruntime runs an export that passed its check, else PyTorch."
+    "A run ready to answer one input at a time: its modality preprocesses; onnxruntime runs a current, checked export, else PyTorch."
     def __init__(self, run, threads: int = 2):
         self.run = Path(run)
         self.pretrained, _, meta = load_run(self.run)
         self.kind, self.classes, self.card = self.pretrained.kind, meta['classes'], run_card(self.run)
         self.means, self.threshold = (meta.get('tensors') or {}).get('ood_means'), meta.get('ood_threshold')
-        exp = self.run/'export.json'
-        passed = exp.is_file() and json.loads(exp.read_text()).get('passed') and (self.run/'model.onnx').is_file()
+        passed = export_is_current(self.run)
         self.session = ort_session(self.run/'model.onnx', threads) if passed else None
         self.backend, self.threads = ('onnxruntime' if passed else 'pytorch'), threads
         self.module, self.lock = self.pretrained.export_graph()[0], threading.Lock()
@@ -315,8 +344,8 @@ class Predictor:
 
     def predict(self, raw) -> dict:
         "Top classes with probabilities, and the out-of-distribution score and flag, of one decoded input."
-        x = self.pretrained.export_batch([self.pretrained.preprocess(raw)])
-        with self.lock: logits, feats = self.logits_and_features(x)
+        with self.lock:  # one input at a time; the text modality's tokenizer is shared and not thread-safe
+            logits, feats = self.logits_and_features(self.pretrained.export_batch([self.pretrained.preprocess(raw)]))
         p = logits.float().softmax(1)[0]
         top = p.topk(min(SERVE_LIMITS['top'], len(p)))
         out = dict(prediction=self.classes[int(top.indices[0])], backend=self.backend,
@@ -328,7 +357,7 @@ class Predictor:
 
 
 # %% ../nbs/12_deploy.ipynb #d12app
-class RequestError(Exception):
+class RequestError(FtbookError):
     "A request the server cannot answer; `status` is its HTTP code (4xx), the message says what to send instead."
     def __init__(self, status: int, message: str): super().__init__(message); self.status = status
 
@@ -347,10 +376,10 @@ async def read_body(request, limit: int) -> bytes:
 async def request_input(request, kind: str):
     "The decoded input of a /predict request: a photo from a multipart upload, or a sentence from JSON."
     from starlette.formparsers import MultiPartParser
-    body, ctype = await read_body(request, SERVE_LIMITS['upload_bytes']), request.headers.get('content-type', '')
+    body, ctype = await read_body(request, SERVE_LIMITS['upload_bytes']), request.headers.get('content-type', '').lower()
     if kind == 'text':
         try: text = json.loads(body)['text']
-        except (ValueError, KeyError, TypeError): raise RequestError(400, 'send JSON {"text": "a sentence"}') from None
+        except (ValueError, KeyError, TypeError, RecursionError): raise RequestError(400, 'send JSON {"text": "a sentence"}') from None
         if not isinstance(text, str) or not text.strip(): raise RequestError(400, "the text is empty: send a sentence")
         if len(text) > SERVE_LIMITS['text_chars']: raise RequestError(413, f"the text is over {SERVE_LIMITS['text_chars']:,} characters")
         return text
@@ -358,9 +387,11 @@ async def request_input(request, kind: str):
     async def once(): yield body
     try: form = await MultiPartParser(request.headers, once(), max_files=1, max_fields=4).parse()
     except Exception as e: raise RequestError(400, f"the multipart body could not be read ({e})") from None
-    upload = form.get('file')
-    if upload is None or not hasattr(upload, 'read'): raise RequestError(400, "no file in the form: send it in the field 'file'")
-    return await upload.read()
+    try:
+        upload = form.get('file')
+        if upload is None or not hasattr(upload, 'read'): raise RequestError(400, "no file in the form: send it in the field 'file'")
+        return await upload.read()
+    finally: await form.close()
 
 def make_app(predictor: Predictor):
     "A FastAPI app over `predictor`: the page at /, POST /predict, GET /health and GET /card."
@@ -372,17 +403,22 @@ def make_app(predictor: Predictor):
     app = FastAPI(title=f"ftbook: {predictor.run.name}", docs_url=None, redoc_url=None, openapi_url=None)
     @app.exception_handler(RequestError)
     async def refused(request, e: RequestError): return JSONResponse({'error': str(e)}, status_code=e.status)
+    @app.exception_handler(Exception)
+    async def failed(request, e: Exception):  # a bug: still JSON, so the page can say so
+        return JSONResponse({'error': f"the server failed on this request ({type(e).__name__}); see its log"}, status_code=500)
     @app.get('/', response_class=HTMLResponse)
     def page(): return page_html(predictor)
     @app.get('/health')
     def health(): return dict(status='ok', kind=predictor.kind, backend=predictor.backend, classes=predictor.classes)
     @app.get('/card')
     def card(): return predictor.card
-    async def predict(request):  # a plain Starlette route: the body is read by `request_input`, within its limits
-        raw = await request_input(request, predictor.kind)
+    def decode_and_predict(raw):
         try: raw = predictor.pretrained.read(io.BytesIO(raw)) if predictor.kind == 'image' else raw
         except BadInput as e: raise RequestError(400, f"not a usable image: {e}") from None
-        return JSONResponse(await run_in_threadpool(predictor.predict, raw))
+        return predictor.predict(raw)
+    async def predict(request):  # a plain Starlette route: the body is read by `request_input`, within its limits
+        raw = await request_input(request, predictor.kind)
+        return JSONResponse(await run_in_threadpool(decode_and_predict, raw))  # decoding too: off the event loop
     app.add_route('/predict', predict, methods=['POST'])
     return app
 
@@ -399,6 +435,7 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ftb
 let last = '';  // the name of the file last sent, kept on the label for tests
 const show = r => {{
   document.getElementById('error').textContent = r.error || '';
+  document.getElementById('flag').textContent = '';
   document.getElementById('result').innerHTML = r.error ? '' : '<p>Prediction: <b id="label"></b></p>' +
     r.top.map(t => `<div class="row"><span class="name"></span><span class="bar" style="width:${{t.probability * 20}}rem"></span>` +
                    `<span>${{(t.probability * 100).toFixed(1)}}%</span></div>`).join('');
@@ -414,7 +451,7 @@ const ask = body => fetch('predict', body).then(r => r.json()).then(show, e => s
 
 _FORMS = {
     'image': ('<div id="drop"><p>Drop a photo here, or choose one:</p><input type="file" id="file" accept="image/*"></div>',
-              """const send = f => { last = f.name; const d = new FormData(); d.append('file', f); ask({method: 'POST', body: d}); };
+              """const send = f => { if (!f) return; last = f.name; const d = new FormData(); d.append('file', f); ask({method: 'POST', body: d}); };
 document.getElementById('file').onchange = e => send(e.target.files[0]);
 const drop = document.getElementById('drop');
 drop.ondragover = e => { e.preventDefault(); drop.classList.add('over'); };
@@ -440,7 +477,8 @@ def serve(run, host: str = '127.0.0.1', port: int = 8000, threads: int = 2):
     import uvicorn
     predictor = Predictor(run, threads)
     print(f"serving {predictor.run} ({predictor.kind}, {predictor.backend}) at http://{host}:{port}/ ; Ctrl-C stops")
-    uvicorn.run(make_app(predictor), host=host, port=port, log_level='warning')
+    uvicorn.run(make_app(predictor), host=host, port=port, log_level='warning', limit_concurrency=SERVE_LIMITS['waiting'],
+                timeout_keep_alive=5)
 
 
 # %% ../nbs/12_deploy.ipynb #d12load
@@ -456,12 +494,13 @@ class BackgroundServer:
     def __enter__(self) -> str:
         import socket, uvicorn
         self.sock = socket.socket(); self.sock.bind(('127.0.0.1', 0))
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level='warning'))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level='warning', limit_concurrency=SERVE_LIMITS['waiting']))
         self.thread = threading.Thread(target=self.server.run, kwargs=dict(sockets=[self.sock]), daemon=True)
         self.thread.start()
         for _ in range(200):
-            if self.server.started: break
+            if self.server.started or not self.thread.is_alive(): break
             time.sleep(0.05)
+        if not self.server.started: raise RuntimeError("uvicorn did not start on 127.0.0.1 within 10 s")
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
     def __exit__(self, *exc):
         self.server.should_exit = True; self.thread.join(10); self.sock.close()

@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from fastprogress.fastprogress import progress_bar
 
-from .data import (PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
+from .data import (FtbookError, PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
                          select_classes, set_seed, stratified_split, json_from_fresh_process, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, effect_interval, holm_verdicts, verdict
@@ -824,7 +824,7 @@ class BodyHead(nn.Module):
     def forward(self, x): return self.head(self.body(x))
 
 # %% ../nbs/06_finetuning.ipynb #75cbd48a
-class WeightsUnavailable(Exception):
+class WeightsUnavailable(FtbookError):
     "Pretrained weights that cannot be found or downloaded; the message says where to put them."
 
 def _home(p) -> str: return str(p).replace(str(Path.home()), '~')

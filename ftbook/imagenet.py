@@ -18,7 +18,7 @@ from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
 
 import math, time
 import torch.nn.functional as F
-from .data import BadImage, read_image, set_seed, sha256_file
+from .data import FtbookError, BadImage, read_image, set_seed, sha256_file
 from .train import History
 from .finetune import WeightsUnavailable
 
@@ -46,7 +46,7 @@ LITE0_CARD = dict(
     size=224, crop_pct=0.875, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), n_features=1280)
 
 # %% ../nbs/07_imagenet.ipynb #9219b326
-class WeightsError(Exception):
+class WeightsError(FtbookError):
     "A weights file that is missing, damaged or not the one its model card describes; the message says what to do."
 
 # %% ../nbs/07_imagenet.ipynb #c5099461
@@ -132,7 +132,7 @@ def suggest_lr(lrs, losses) -> float:
     return float(lrs[int(np.nanargmin(losses))] / 10)
 
 # %% ../nbs/07_imagenet.ipynb #cfd06d6c
-class NonFiniteLoss(Exception):
+class NonFiniteLoss(FtbookError):
     "Training produced a NaN or infinite loss; the message names the last good checkpoint."
 
 def train_head(x, y, vx, vy, n_classes: int, epochs: int, lr: float, bs: int, seed: int = 0) -> tuple:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .data import atomic_write, get_scale, sha256_file
+from .data import FtbookError, atomic_write, get_scale, sha256_file
 
 # %% auto #0
 __all__ = ['SHIPPED_BACKBONE', 'SHIPPED_BACKBONES', 'ResBlock', 'ResNet', 'model_from_config', 'CheckpointError',
@@ -61,7 +61,7 @@ def model_from_config(config: dict) -> nn.Module:
     raise ValueError(f"unknown architecture {arch!r} in checkpoint config; this version of ftbook builds 'ftbook.ResNet'.")
 
 # %% ../nbs/04_models.ipynb #aea76cdc
-class CheckpointError(Exception):
+class CheckpointError(FtbookError):
     "A checkpoint that cannot be used; the message says why and what to do."
 
 def _ckpt_paths(path) -> tuple:

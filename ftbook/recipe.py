@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/09_recipe.ipynb #d843267c
-from .data import (BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
+from .data import (FtbookError, BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
                          default_device, digits_task, find_splits, load_image_folder, read_image, resize_center_crop,
                          sample_per_class, select_classes, set_seed, sha256_file, stratified_split, transfer_split)
 from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_results, new_head,
@@ -47,7 +47,7 @@ from .models import (SHIPPED_BACKBONES, CheckpointError, ResNet, load_checkpoint
 from .train import History, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
-class UsageError(Exception):
+class UsageError(FtbookError):
     "A request the user can fix (an option out of range, an output folder in use); one line, no traceback."
 
 # %% ../nbs/09_recipe.ipynb #9cb78e70
@@ -82,7 +82,7 @@ def prepare_out(out, force: bool = False) -> Path:
     return out
 
 # %% ../nbs/09_recipe.ipynb #4f558297
-class BadInput(Exception):
+class BadInput(FtbookError):
     "One input file that cannot be used (unreadable, empty, too large); the message is the reason."
 
 # %% ../nbs/09_recipe.ipynb #5a6bcbff

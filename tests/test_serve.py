@@ -57,17 +57,22 @@ def test_bad_requests_get_a_4xx_and_the_server_keeps_working(photo_run):
     client = TestClient(make_app(Predictor(run_dir)))
     good = client.post('/predict', files={'file': ('a.jpg', files[0].read_bytes())})
     bomb = io.BytesIO(); Image.new('L', (30_000, 30_000)).save(bomb, 'PNG')
+    big = io.BytesIO(); Image.new('L', (8_000, 8_000)).save(big, 'PNG')  # 64 M pixels: ftbook's limit, not Pillow's
     bad = {'empty': (client.post('/predict', content=b''), 400),
            'not an image': (client.post('/predict', files={'file': ('a.jpg', b'plain text')}), 400),
            'no file field': (client.post('/predict', files={'other': ('a.jpg', files[0].read_bytes())}), 400),
            'json to a photo run': (client.post('/predict', json={'text': 'hi'}), 415),
            'decompression bomb': (client.post('/predict', files={'file': ('b.png', bomb.getvalue())}), 400),
            'oversized': (client.post('/predict', files={'file': ('big.jpg', b'0' * (SERVE_LIMITS['upload_bytes'] + 1))}), 413),
+           'oversized, no Content-Length': (client.post('/predict', content=(b'0' * 2**20 for _ in range(11)),
+                                                        headers={'Content-Type': 'multipart/form-data; boundary=x'}), 413),
+           'above MAX_PIXELS': (client.post('/predict', files={'file': ('b.png', big.getvalue())}), 400),
            'a path in the form': (client.post('/predict', data={'file': str(files[0])}, files={'x': ('x.txt', b'')}), 400),
            'a form without multipart': (client.post('/predict', data={'file': str(files[0])}), 415)}
     for name, (r, status) in bad.items():
         assert r.status_code == status, (name, r.status_code, r.text)
         assert r.json()['error'] and '\n' not in r.json()['error'], name
+    assert 'not decoded' in bad['above MAX_PIXELS'][0].json()['error']
     again = client.post('/predict', files={'file': ('a.jpg', files[0].read_bytes())})
     assert good.status_code == again.status_code == 200 and again.json() == good.json()
 
@@ -83,7 +88,7 @@ def test_text_run_is_served_by_pytorch_when_not_exported(tmp_path, data_home, ca
     served = [client.post('/predict', json={'text': t}).json()['prediction'] for t in said]
     rc, out, err = run(capsys, 'predict', tmp_path/'run'/'model.safetensors', *said, '--json')
     assert served == [r['prediction'] for r in json.loads(out)]
-    for body, status in ((dict(text='  '), 400), (dict(words='hi'), 400), ('not json', 400),
+    for body, status in ((dict(text='  '), 400), (dict(words='hi'), 400), ('not json', 400), ('[' * 100_000, 400),
                          (dict(text='x' * (SERVE_LIMITS['text_chars'] + 1)), 413)):
         r = client.post('/predict', content=body if isinstance(body, str) else json.dumps(body))
         assert r.status_code == status and r.json()['error'], (body, r.text)
@@ -96,10 +101,9 @@ def test_load_on_loopback_is_bounded_and_error_free(photo_run):
     with BackgroundServer(make_app(Predictor(run_dir))) as url:
         assert url.startswith('http://127.0.0.1:')
         load = load_test(url + 'predict', body, ctype, clients=8, requests=50, timeout=30)
+    assert load['errors'] == 0 and len(load['seconds']) == 400, load['first_error']
     print(f"\nload test: {load['requests']} requests from {load['clients']} clients, {load['errors']} errors, "
           f"p50 {load['p50'] * 1000:.0f} ms, p95 {load['p95'] * 1000:.0f} ms, {load['per_second']:.0f} requests/s")
-    assert load['errors'] == 0, load['first_error']
-    assert len(load['seconds']) == 400
 
 
 def chromium_path():
@@ -136,3 +140,19 @@ def test_serve_bad_run_is_one_line_and_exit_2(tmp_path, capsys):
     assert rc == 2 and 'is not a run folder' in err and len(err.strip().splitlines()) == 1
     from ftbook.cli import _parser
     assert _parser().parse_args(['serve', 'x']).host == '127.0.0.1'
+
+
+def test_a_stale_or_failed_export_is_not_served(photo_run, tmp_path, monkeypatch, capsys):
+    "A run whose checkpoint changed after its export, or whose export failed its check, is served by PyTorch."
+    import shutil
+    import ftbook.deploy as deploy
+    run_dir = tmp_path/'run'; shutil.copytree(photo_run[0], run_dir)
+    assert Predictor(run_dir).backend == 'onnxruntime'
+    rec = json.loads((run_dir/'export.json').read_text())  # an export made for another checkpoint than the one in the folder
+    (run_dir/'export.json').write_text(json.dumps(dict(rec, checkpoint_sha256='0' * 64)))
+    assert Predictor(run_dir).backend == 'pytorch'
+    monkeypatch.setattr(deploy, 'CHECK_TOLERANCE', -1.0)  # no export can pass: the failing path
+    shutil.rmtree(run_dir); shutil.copytree(photo_run[0], run_dir)
+    rc, out, err = run(capsys, 'export', run_dir)
+    assert rc == 2 and 'not served' in err and len(err.strip().splitlines()) == 1
+    assert json.loads((run_dir/'export.json').read_text())['passed'] is False and Predictor(run_dir).backend == 'pytorch'
