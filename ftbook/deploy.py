@@ -164,7 +164,7 @@ def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(
                 features_max_abs_diff=worst_f)
 
 # %% ../nbs/12_deploy.ipynb #d12speed
-def time_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 4, 16), threads: int = 2, repeat: int = 10) -> dict:
+def time_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 4, 16), threads: int = 2, repeat: int = 5) -> dict:
     "{backend: {batch size: seconds per batch}} for PyTorch and onnxruntime on `threads` threads, over the same inputs at each size."
     names, out = [i.name for i in session.get_inputs()], {'pytorch': {}, 'onnxruntime': {}}
     with torch_threads(threads), torch.inference_mode():

@@ -347,17 +347,13 @@ def test_strategy_defaults_to_auto_on_the_backbone_its_table_measured(tmp_path, 
     assert table['backbone'] in meta['start'] and f"strategy: {meta['strategy']}" in out
 
 
-def test_text_model_without_the_text_extra_is_one_line_and_exit_2(tmp_path, data_home):
+def test_text_model_without_the_text_extra_is_one_line_and_exit_2(exported_text_run):
     "predict and evaluate on a text run, in a process where transformers cannot be imported: MissingExtra is an FtbookError."
     import subprocess, sys
-    f = tmp_path/'reviews.csv'
-    rows = [f'{t},pos' for t in ('warm and funny', 'a joy', 'moving', 'wonderful', 'smart and tender', 'i loved it')] + \
-           [f'{t},neg' for t in ('dull', 'a mess', 'boring', 'awful', 'clumsy and tedious', 'i hated it')]
-    f.write_text('text,label\n' + '\n'.join(rows) + '\n')
-    assert main(['finetune', str(f), '--out', str(tmp_path/'run'), '--epochs', '2', '--unfreeze', 'no']) == 0
+    run_dir, f = exported_text_run['dir'], exported_text_run['folder']
     hide = "import sys; sys.modules['transformers'] = None\nfrom ftbook.cli import main\nsys.exit(main(sys.argv[1:]))"
-    for args in (['predict', str(tmp_path/'run'/'model.safetensors'), 'a fine film'],
-                 ['evaluate', str(tmp_path/'run'/'model.safetensors'), str(f)]):
+    for args in (['predict', str(run_dir/'model.safetensors'), 'a fine film'],
+                 ['evaluate', str(run_dir/'model.safetensors'), str(f)]):
         p = subprocess.run([sys.executable, '-c', hide, *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2, (args[0], p.returncode, p.stderr[-2000:])
         assert len(p.stderr.strip().splitlines()) == 1 and 'pip install' in p.stderr, p.stderr

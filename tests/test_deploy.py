@@ -1,36 +1,21 @@
 "`ftbook export` on small photo and text runs: the ONNX file agrees with PyTorch, preprocessing.json is enough to use it, and bad input is one line and exit 2."
 import json
 
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from ftbook.cli import main
+from runs import photos, reviews_csv
 
 pytest.importorskip('onnxruntime')
-
-POS = ['a warm and funny film', 'moving and beautifully acted', 'a joy from start to finish', 'smart, tender and wise',
-       'the best comedy of the year', 'gorgeous and heartfelt', 'a delight', 'sharp writing and great performances',
-       'wonderful', 'i loved every minute']
-NEG = ['a dull and lifeless mess', 'boring from start to finish', 'the worst film of the year', 'clumsy and tedious',
-       'a waste of a fine cast', 'painfully unfunny', 'a mess', 'flat writing and wooden acting', 'awful', 'i hated it']
-
 
 def run(capsys, *args):
     rc = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return rc, out, err
-
-
-def photos(root, n=8):
-    "Two classes of noisy photos, reddish and bluish, as JPEGs of 160 x 120."
-    rng = np.random.default_rng(0)
-    for c, tint in (('red', (200, 40, 40)), ('blue', (40, 40, 200))):
-        (root/c).mkdir(parents=True)
-        for i in range(n):
-            a = np.clip(rng.normal(tint, 40, (120, 160, 3)), 0, 255).astype('uint8')
-            Image.fromarray(a).save(root/c/f'{i}.jpg', quality=90)
-    return root
 
 
 def preprocess_by_hand(path, prep: dict) -> np.ndarray:
@@ -45,48 +30,42 @@ def preprocess_by_hand(path, prep: dict) -> np.ndarray:
     return ((x - np.array(prep['mean'], dtype=np.float32)) / np.array(prep['std'], dtype=np.float32)).transpose(2, 0, 1)
 
 
-def test_export_photo_run(tmp_path, capsys, data_home):
-    folder = photos(tmp_path/'photos')
-    rc, out, err = run(capsys, 'finetune', folder, '--out', tmp_path/'run', '--epochs', 3, '--unfreeze', 'no', '--size', 96)
-    assert rc == 0, err
-    rc, out, err = run(capsys, 'export', tmp_path/'run', '--int8')
-    assert rc == 0, err
+def test_export_photo_run(exported_photo_run, capsys):
+    run_dir, folder, out = exported_photo_run['dir'], exported_photo_run['folder'], exported_photo_run['out']
     assert 'largest |logit difference|' in out and 'int8 (static)' in out
-    rec = json.loads((tmp_path/'run'/'export.json').read_text())
-    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    rec = json.loads((run_dir/'export.json').read_text())
+    m = json.loads((run_dir/'metrics.json').read_text())
     q = rec['int8']
-    assert q['bytes'] < rec['bytes'] / 2 and q['valid_n'] == m['n_valid'] and (tmp_path/'run'/'model.int8.onnx').is_file()
-    assert all(0 <= a <= 1 for a in q['valid_accuracy'].values())
-    report = (tmp_path/'run'/'report.md').read_text()
+    assert q['bytes'] < rec['bytes'] / 2 and q['valid_n'] == m['n_valid'] and (run_dir/'model.int8.onnx').is_file()
+    assert q['changed']['total'] >= q['changed']['now_right'] + q['changed']['now_wrong']
+    assert q['valid_accuracy']['int8'] - q['valid_accuracy']['float32'] == pytest.approx(
+        (q['changed']['now_right'] - q['changed']['now_wrong']) / q['valid_n'])
+    report = (run_dir/'report.md').read_text()
     assert report.count('## Export') == 1 and 'int8 (static)' in report
     assert rec['passed'] and rec['check']['max_abs_diff'] <= 1e-4 and rec['check']['agreement'] == 1.0
     assert rec['check']['inputs'] == min(32, m['n_valid']) and rec['check']['batch_sizes'] == [1, 3, 7]
-    prep = json.loads((tmp_path/'run'/'preprocessing.json').read_text())
+    prep = json.loads((run_dir/'preprocessing.json').read_text())
     assert prep['size'] == 96 and prep['classes'] == ['blue', 'red']
     import onnxruntime as ort
-    session = ort.InferenceSession(str(tmp_path/'run'/'model.onnx'), providers=['CPUExecutionProvider'])
+    session = ort.InferenceSession(str(run_dir/'model.onnx'), providers=['CPUExecutionProvider'])
     files = sorted(folder.rglob('*.jpg'))[::4]
-    logits = session.run(None, {'image': np.stack([preprocess_by_hand(f, prep) for f in files])})[0]
-    rc, out, err = run(capsys, 'predict', tmp_path/'run'/'model', *files, '--json')
+    logits = session.run(['logits'], {'image': np.stack([preprocess_by_hand(f, prep) for f in files])})[0]
+    rc, out, err = run(capsys, 'predict', run_dir/'model', *files, '--json')
     assert rc == 0, err
     assert [prep['classes'][i] for i in logits.argmax(1)] == [r['prediction'] for r in json.loads(out)]
 
 
-def test_export_text_run(tmp_path, capsys, data_home):
-    f = tmp_path/'reviews.csv'
-    f.write_text('text,label\n' + '\n'.join(f'{t},pos' for t in POS) + '\n' + '\n'.join(f'{t},neg' for t in NEG) + '\n')
-    rc, out, err = run(capsys, 'finetune', f, '--out', tmp_path/'run', '--epochs', 2, '--unfreeze', 'no')
-    assert rc == 0, err
-    rc, out, err = run(capsys, 'export', tmp_path/'run', '--int8')
-    assert rc == 0, err
-    rec = json.loads((tmp_path/'run'/'export.json').read_text())
+def test_export_text_run(exported_text_run, tmp_path, capsys):
+    run_dir = exported_text_run['dir']
+    rec = json.loads((run_dir/'export.json').read_text())
     assert rec['passed'] and rec['kind'] == 'text' and rec['check']['max_abs_diff'] <= 1e-4
     assert rec['int8']['kind'] == 'dynamic' and rec['int8']['bytes'] < rec['bytes'] / 2
-    rc, out, err = run(capsys, 'export', tmp_path/'run')  # exporting again replaces the report's section, not adds one
+    assert (run_dir/'tokenizer'/'tokenizer_config.json').is_file()
+    assert json.loads((run_dir/'preprocessing.json').read_text())['inputs'] == ['input_ids', 'attention_mask']
+    again = tmp_path/'run'; shutil.copytree(run_dir, again)
+    rc, out, err = run(capsys, 'export', again)  # exporting again replaces the report's section, not adds one
     assert rc == 0, err
-    assert (tmp_path/'run'/'report.md').read_text().count('## Export') == 1
-    assert (tmp_path/'run'/'tokenizer'/'tokenizer_config.json').is_file()
-    assert json.loads((tmp_path/'run'/'preprocessing.json').read_text())['inputs'] == ['input_ids', 'attention_mask']
+    assert (again/'report.md').read_text().count('## Export') == 1
 
 
 def test_export_bad_input(tmp_path, capsys, data_home):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ftbook.cli import main
-from test_deploy import NEG, POS, photos, run
+from test_deploy import run
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('fastapi')
@@ -18,16 +18,10 @@ from ftbook.deploy import SERVE_LIMITS, BackgroundServer, Predictor, load_test, 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope='module')
-def photo_run(tmp_path_factory):
-    "A small photo run, exported (so it is served by onnxruntime), and its folder of photos."
-    tmp = tmp_path_factory.mktemp('serve')
-    with pytest.MonkeyPatch.context() as mp:
-        (tmp/'data').mkdir(); mp.setenv('FTBOOK_DATA', str(tmp/'data'))
-        folder = photos(tmp/'photos')
-        assert main(['finetune', str(folder), '--out', str(tmp/'run'), '--epochs', '3', '--unfreeze', 'no', '--size', '96']) == 0
-        assert main(['export', str(tmp/'run')]) == 0
-        yield tmp/'run', sorted(folder.rglob('*.jpg'))
+@pytest.fixture
+def photo_run(exported_photo_run):
+    "The session's exported photo run (served by onnxruntime) and its photos; tests that change it work on a copy."
+    return exported_photo_run['dir'], sorted(exported_photo_run['folder'].rglob('*.jpg'))
 
 
 def predicted_by_cli(capsys, run_dir, files) -> list:
@@ -77,11 +71,9 @@ def test_bad_requests_get_a_4xx_and_the_server_keeps_working(photo_run):
     assert good.status_code == again.status_code == 200 and again.json() == good.json()
 
 
-def test_text_run_is_served_by_pytorch_when_not_exported(tmp_path, data_home, capsys):
-    f = tmp_path/'reviews.csv'
-    f.write_text('text,label\n' + '\n'.join(f'{t},pos' for t in POS) + '\n' + '\n'.join(f'{t},neg' for t in NEG) + '\n')
-    rc, out, err = run(capsys, 'finetune', f, '--out', tmp_path/'run', '--epochs', 2, '--unfreeze', 'no')
-    assert rc == 0, err
+def test_text_run_is_served_by_pytorch_when_not_exported(exported_text_run, tmp_path, capsys):
+    shutil.copytree(exported_text_run['dir'], tmp_path/'run')
+    (tmp_path/'run'/'export.json').unlink()  # as a run that was never exported
     client = TestClient(make_app(Predictor(tmp_path/'run')))
     assert client.get('/health').json()['backend'] == 'pytorch'
     said = ['a warm and lovely film', 'a dull mess']
