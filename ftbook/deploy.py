@@ -19,8 +19,8 @@ from .cnn import time_it
 from .data import FtbookError, atomic_write, sha256_file
 from .metrics import format_verdict, verdict
 from .models import CheckpointError, read_checkpoint
-from .recipe import (MODALITIES, BadInput, ImageModel, Pretrained, UsageError, list_inputs, ood_score, split_inputs,
-                           torch_threads)
+from .recipe import (BadInput, ImageModel, Pretrained, UsageError, known_modalities, list_inputs, ood_score,
+                           split_inputs, torch_threads)
 from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0
@@ -107,9 +107,9 @@ def load_run(run) -> tuple:
         raise UsageError(f"{run} is not a run folder of `ftbook finetune` (it has no model.safetensors): pass the --out folder of a run.")
     try: kind = read_checkpoint(ckpt)[0].get('kind')
     except CheckpointError as e: raise UsageError(str(e)) from None
-    if kind not in MODALITIES:
+    if kind not in known_modalities():
         raise UsageError(f"{ckpt} was not written by `ftbook finetune` (its metadata names no modality): export needs a run's model.")
-    return MODALITIES[kind].load(ckpt)
+    return known_modalities()[kind].load(ckpt)
 
 def export_onnx(pretrained: Pretrained, meta: dict, out) -> Path:
     "Write `pretrained`'s whole model as `out`/model.onnx (one file) and `out`/preprocessing.json; return the .onnx path."

@@ -6,21 +6,22 @@ Docs: https://ftbook.github.io/ftbook/recipe.html.md"""
 
 # %% ../nbs/09_recipe.ipynb #ecbe17cc
 from __future__ import annotations
-import copy, ctypes, hashlib, json, math, os, platform, time
+import copy, ctypes, hashlib, importlib, json, math, os, platform, time
 from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'MODALITIES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'CIFAR8', 'CIFAR8_SCALE', 'DEMO', 'UsageError',
-           'check_option', 'prepare_out', 'BadInput', 'Pretrained', 'register', 'modality_for', 'fold_batchnorm',
-           'body_chunk', 'ImageModel', 'list_inputs', 'split_inputs', 'plan_threads', 'InputFiles', 'input_loader',
-           'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache',
-           'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_crossfit_scores',
-           'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays', 'accuracy_with_ci',
-           'predict_features', 'predict_activations', 'predict_inputs', 'torch_threads', 'write_figure', 'worst_figure',
-           'input_size', 'report_text', 'write_run', 'Run', 'finetune_folder', 'evaluate_folder', 'predict_files',
-           'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'lookalike_folder', 'demo_verdicts',
-           'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
+__all__ = ['OPTION_RANGES', 'MODALITIES', 'MODALITY_MODULES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'CIFAR8', 'CIFAR8_SCALE',
+           'DEMO', 'UsageError', 'check_option', 'prepare_out', 'BadInput', 'Pretrained', 'register',
+           'known_modalities', 'modality_for', 'fold_batchnorm', 'body_chunk', 'ImageModel', 'list_inputs',
+           'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes', 'HeapTrimmer', 'Activations',
+           'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features', 'fit_head',
+           'ood_fit', 'ood_score', 'ood_crossfit_scores', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
+           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations', 'predict_inputs',
+           'torch_threads', 'write_figure', 'worst_figure', 'input_size', 'report_text', 'write_run', 'Run',
+           'finetune_folder', 'evaluate_folder', 'predict_files', 'choose_strategy_lr', 'auto_strategy',
+           'finetune_cifar8', 'lookalike_folder', 'demo_verdicts', 'demo_conclusion', 'demo', 'benchmark',
+           'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import matplotlib.pyplot as plt
@@ -133,6 +134,7 @@ class Pretrained:
 
 # %% ../nbs/09_recipe.ipynb #381aa091
 MODALITIES = {}
+MODALITY_MODULES = {'image': 'ftbook.recipe', 'text': 'ftbook.text'}  # kind -> the module whose import registers it
 
 # %% ../nbs/09_recipe.ipynb #5afcd8e3
 def register(cls):
@@ -140,25 +142,31 @@ def register(cls):
     MODALITIES[cls.kind] = cls
     return cls
 
+def known_modalities() -> dict:
+    "`MODALITIES` with every modality of `MODALITY_MODULES` registered, their modules imported by name on first need."
+    for kind, module in MODALITY_MODULES.items():
+        if kind not in MODALITIES: importlib.import_module(module)  # ftbook.text imports transformers only when used
+    return MODALITIES
+
 # %% ../nbs/09_recipe.ipynb #9cb0d5f9
 def modality_for(backbone: str = 'auto', folder=None) -> type:
     "The `Pretrained` class for `backbone`: a checkpoint's kind; 'auto': most of `folder`'s files; else who handles it."
+    mods = known_modalities()
     named = backbone != 'auto' and Path(backbone).suffix in ('.safetensors', '.json')
     if named or Path(str(backbone) + '.safetensors').is_file():
         try: kind = (read_checkpoint(backbone)[0] or {}).get('kind', 'image')
         except CheckpointError as e: raise UsageError(str(e)) from None
-        if kind not in MODALITIES:
-            raise UsageError(f"{backbone} is a {kind} checkpoint; import the module that registers {kind!r}.")
-        return MODALITIES[kind]
+        if kind not in mods: raise UsageError(f"{backbone} is a {kind} checkpoint, a kind this version of ftbook does not know.")
+        return mods[kind]
     if backbone == 'auto' and folder is not None and Path(folder).is_dir():
-        counts = {k: 0 for k in MODALITIES}
+        counts = {k: 0 for k in mods}
         for i, f in enumerate(p for p in Path(folder).rglob('*') if p.is_file()):
             if i > 2000: break
-            for k, c in MODALITIES.items(): counts[k] += f.suffix.lower() in c.extensions
-        if any(counts.values()): return MODALITIES[max(counts, key=counts.get)]
-    for cls in reversed(list(MODALITIES.values())):  # the latest registered first; ImageModel (first) is the fallback
+            for k, c in mods.items(): counts[k] += f.suffix.lower() in c.extensions
+        if any(counts.values()): return mods[max(counts, key=counts.get)]
+    for cls in reversed(list(mods.values())):  # the latest registered first; ImageModel (first) is the fallback
         if cls.handles(backbone): return cls
-    return MODALITIES['image']
+    return mods['image']
 
 # %% ../nbs/09_recipe.ipynb #4644cc20
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -40,7 +40,7 @@ __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIE
 def text_config(scale: str) -> dict:
     "The chapter's experiment at `scale`: splits, N per class and seeds for each kind of strategy, training budget and rates."
     common = dict(max_len=64, bs=16, lr=1e-4, unfreeze_factor=0.1, decay=0.8, epochs={8: 10, 16: 8, 32: 6, 128: 4, 512: 3})
-    return {'cpu':  dict(common, test=300, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(16,), ft_seeds=4,
+    return {'cpu':  dict(common, test=300, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(16,), ft_seeds=3,
                          banking_n=8, banking_seeds=3, banking_test=1000),
             'full': dict(common, test=2000, pool=None, ns=(8, 16, 32, 128, 512), seeds=10, ft_ns=(8, 16, 32, 128, 512), ft_seeds=5,
                          banking_n=8, banking_seeds=5, banking_test=None)}[scale]

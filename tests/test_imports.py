@@ -46,3 +46,18 @@ def test_no_import_cycle():
     assert 'recipe' in graph and 'imagenet' in graph['recipe']
     cycle = find_cycle(graph)
     assert cycle is None, ' -> '.join(cycle)
+
+
+def test_a_text_run_is_recognised_from_a_fresh_process(exported_text_run):
+    "modality_for finds the text modality by name (MODALITY_MODULES), with no prior import of ftbook.text and no transformers."
+    import subprocess, sys
+    run_dir = exported_text_run['dir']
+    texts = run_dir.parent/'texts'/'pos'; texts.mkdir(parents=True, exist_ok=True)
+    (texts/'a.txt').write_text('a warm and funny film\n')
+    code = ("import sys\nfrom ftbook.recipe import modality_for\nassert 'ftbook.text' not in sys.modules\n"
+            f"a = modality_for({str(run_dir/'model.safetensors')!r}).__name__\n"
+            f"b = modality_for('auto', {str(texts.parent)!r}).__name__\n"
+            "print(a, b, 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ['TextModel', 'TextModel', 'False'], out.stdout
