@@ -515,7 +515,8 @@ class Batches:
 # %% ../nbs/01_data.ipynb #n01fing0
 FINGERPRINT_SWITCH = {'matrix product': 'MKL_CBWR', 'convolution': 'ONEDNN_MAX_CPU_ISA',
                       'convolution gradient': 'ONEDNN_MAX_CPU_ISA',
-                      'elementwise': 'ATEN_CPU_CAPABILITY, or MKL_CBWR (exp runs in MKL\'s vector maths)'}
+                      'elementwise': 'ATEN_CPU_CAPABILITY, or MKL_CBWR (exp runs in MKL\'s vector maths)',
+                      'training': 'any of the three (it runs through all of them), or the thread count'}
 
 def cpu_vendor() -> str:
     "The processor's vendor as the CPU reports it ('GenuineIntel', 'AuthenticAMD', ...), or the machine type elsewhere."
