@@ -25,11 +25,11 @@ from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0
 __all__ = ['INT8_MARGIN', 'CHECK_TOLERANCE', 'SERVE_LIMITS', 'WithFeatures', 'TextWithFeatures', 'load_run', 'export_onnx',
-           'ort_session', 'run_split', 'validation_inputs', 'compare_backends', 'time_backends', 'plot_speed',
-           'quantize_export', 'session_predictions', 'session_accuracy', 'time_sessions', 'int8_record', 'require_onnx',
-           'export_summary', 'add_to_report', 'export_run', 'export_is_current', 'run_card', 'Predictor',
-           'RequestError', 'read_body', 'request_input', 'make_app', 'page_html', 'serve', 'multipart_body',
-           'BackgroundServer', 'load_test']
+           'feed', 'ort_session', 'run_split', 'validation_inputs', 'compare_backends', 'seconds_per_batch',
+           'time_backends', 'plot_speed', 'quantize_export', 'session_predictions', 'session_accuracy', 'time_sessions',
+           'int8_record', 'require_onnx', 'export_summary', 'add_to_report', 'export_run', 'export_is_current',
+           'run_card', 'Predictor', 'RequestError', 'read_body', 'request_input', 'make_app', 'page_html', 'serve',
+           'multipart_body', 'BackgroundServer', 'load_test']
 
 # %% ../nbs/12_deploy.ipynb #d12withf
 class WithFeatures(nn.Module):
@@ -124,6 +124,10 @@ def export_onnx(pretrained: Pretrained, meta: dict, out) -> Path:
     atomic_write(out/'preprocessing.json', lambda t: t.write_text(json.dumps(prep, indent=1)))
     return out/'model.onnx'
 
+def feed(session, x: tuple) -> dict:
+    "A batch of tensors (as `export_batch` gives it) as the input feed of an onnxruntime `session`."
+    return {i.name: v.numpy() for i, v in zip(session.get_inputs(), x)}
+
 def ort_session(path, threads: int = 2):
     "An onnxruntime CPU session of `path` on `threads` threads."
     import onnxruntime as ort
@@ -151,30 +155,31 @@ def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> li
 
 def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 3, 7)) -> dict:
     "Largest |logit difference|, agreement of predictions and largest |feature difference|, onnxruntime against PyTorch."
-    names, worst, worst_f, agree, n = [i.name for i in session.get_inputs()], 0.0, 0.0, 0, 0
+    worst, worst_f, agree, n = 0.0, 0.0, 0, 0
     module = pretrained.export_graph()[0]
     for bs in batch_sizes:
         for i in range(0, len(items), bs):
             x = pretrained.export_batch(items[i:i + bs])
             with torch.no_grad(): ref, ref_f = (t.float().numpy() for t in module(*x))
-            got, got_f = session.run(['logits', 'features'], {k: v.numpy() for k, v in zip(names, x)})
+            got, got_f = session.run(['logits', 'features'], feed(session, x))
             worst, agree, n = max(worst, float(np.abs(got - ref).max())), agree + int((got.argmax(1) == ref.argmax(1)).sum()), n + len(ref)
             worst_f = max(worst_f, float(np.abs(got_f - ref_f).max()))
     return dict(max_abs_diff=worst, agreement=agree / n, compared=n, inputs=len(items), batch_sizes=list(batch_sizes),
                 features_max_abs_diff=worst_f)
 
 # %% ../nbs/12_deploy.ipynb #d12speed
+def seconds_per_batch(pretrained: Pretrained, run_batch, items: list, bs: int, n: int = 16, repeat: int = 5) -> float:
+    "Seconds `run_batch` takes per batch of `bs`, averaged over the same `n` inputs at every size (so the same lengths)."
+    same = [items[i % len(items)] for i in range(n)]
+    groups = [pretrained.export_batch(same[i:i + bs]) for i in range(0, n, bs)]
+    return float(np.mean([time_it(lambda: run_batch(x), max(2, repeat * bs // n), 1) for x in groups]))
+
 def time_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 4, 16), threads: int = 2, repeat: int = 5) -> dict:
     "{backend: {batch size: seconds per batch}} for PyTorch and onnxruntime on `threads` threads, over the same inputs at each size."
-    names, out = [i.name for i in session.get_inputs()], {'pytorch': {}, 'onnxruntime': {}}
+    runs = {'pytorch': lambda x: pretrained.model.eval()(*x), 'onnxruntime': lambda x: session.run(None, feed(session, x))}
     with torch_threads(threads), torch.inference_mode():
-        for bs in batch_sizes:  # the same inputs at every size, so that batch 1 and batch 16 see the same lengths
-            same = [items[i % len(items)] for i in range(max(batch_sizes))]
-            groups = [pretrained.export_batch(same[i:i + bs]) for i in range(0, len(same), bs)]
-            per = lambda f: float(np.mean([time_it(lambda: f(x), max(2, repeat * bs // len(same)), 1) for x in groups]))
-            out['pytorch'][bs] = per(lambda x: pretrained.model.eval()(*x))
-            out['onnxruntime'][bs] = per(lambda x: session.run(None, {k: v.numpy() for k, v in zip(names, x)}))
-    return out
+        return {name: {bs: seconds_per_batch(pretrained, f, items, bs, max(batch_sizes), repeat) for bs in batch_sizes}
+                for name, f in runs.items()}
 
 def plot_speed(times: dict, title: str = None):
     "Latency per batch and throughput against batch size, one line per backend."
@@ -213,23 +218,17 @@ def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None)
 
 def session_predictions(pretrained: Pretrained, session, items: list, bs: int = 16) -> np.ndarray:
     "The class an onnxruntime session predicts for each preprocessed input."
-    names = [i.name for i in session.get_inputs()]
-    return np.concatenate([session.run(['logits'], {k: v.numpy() for k, v in zip(names, pretrained.export_batch(items[i:i + bs]))})[0].argmax(1)
+    return np.concatenate([session.run(['logits'], feed(session, pretrained.export_batch(items[i:i + bs])))[0].argmax(1)
                            for i in range(0, len(items), bs)])
 
 def session_accuracy(pretrained: Pretrained, session, items: list, labels: list) -> float:
     "Accuracy of an onnxruntime session on preprocessed `items` with their `labels`."
     return float((session_predictions(pretrained, session, items) == np.array(labels)).mean())
 
-def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_sizes=(1, 16), repeat: int = 10) -> dict:
-    "{name: {batch size: median seconds per batch}} for each onnxruntime session of `sessions`."
-    out = {}
-    for name, s in sessions.items():
-        names, out[name] = [i.name for i in s.get_inputs()], {}
-        for bs in batch_sizes:
-            feed = {k: v.numpy() for k, v in zip(names, pretrained.export_batch([items[i % len(items)] for i in range(bs)]))}
-            out[name][bs] = time_it(lambda: s.run(None, feed), repeat, 2)
-    return out
+def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_sizes=(1, 16), repeat: int = 5) -> dict:
+    "{name: {batch size: seconds per batch}} for each onnxruntime session of `sessions`, as `time_backends` times them."
+    return {name: {bs: seconds_per_batch(pretrained, lambda x, s=s: s.run(None, feed(s, x)), items, bs, max(batch_sizes), repeat)
+                   for bs in batch_sizes} for name, s in sessions.items()}
 
 def int8_record(pretrained: Pretrained, run: Path, session, threads: int, data=None) -> dict:
     "Quantise the export (calibrated on the run's training inputs for images): sizes, validation accuracies, changes, speed-ups."
@@ -251,9 +250,13 @@ def require_onnx():
     try: import onnxruntime, onnxscript  # noqa: F401
     except ImportError: raise UsageError("exporting needs the deploy extra: pip install 'ftbook[deploy]'") from None
 
+def _by_size(seconds: dict) -> dict:
+    "{name: {batch size as int: seconds}} of a timing read back from JSON (where the sizes are strings)."
+    return {k: {int(b): v for b, v in d.items()} for k, d in seconds.items()}
+
 def export_summary(rec: dict) -> list:
     "The lines `ftbook export` prints and the run's report.md keeps: the check, the speeds, and int8 when asked for."
-    c, t = rec['check'], {k: {int(b): v for b, v in d.items()} for k, d in rec['seconds'].items()}
+    c, t = rec['check'], _by_size(rec['seconds'])
     lines = [f"{rec['model']} ({rec['bytes'] / 2**20:.1f} MiB), checked on {c['inputs']} validation inputs at batch sizes "
              f"{c['batch_sizes']}: largest |logit difference| {c['max_abs_diff']:.1e} (at most {rec['tolerance']:g}), predictions "
              f"the same on {c['agreement']:.0%}: {'passed' if rec['passed'] else 'FAILED, do not use it'}",
@@ -261,7 +264,7 @@ def export_summary(rec: dict) -> list:
              f"throughput at batch 16: PyTorch {16 / t['pytorch'][16]:.1f}/s, onnxruntime {16 / t['onnxruntime'][16]:.1f}/s "
              f"({rec['threads']} threads)"]
     if 'int8' in rec:
-        q = rec['int8']; a, ch, s = q['valid_accuracy'], q['changed'], {k: {int(b): v for b, v in d.items()} for k, d in q['seconds'].items()}
+        q = rec['int8']; a, ch, s = q['valid_accuracy'], q['changed'], _by_size(q['seconds'])
         lines.append(f"int8 ({q['kind']}): {q['model']} ({q['bytes'] / 2**20:.1f} MiB); validation accuracy {a['float32']:.1%} "
                      f"float32, {a['int8']:.1%} int8, on {q['valid_n']} inputs ({ch['total']} predictions changed: {ch['now_right']} "
                      f"now right, {ch['now_wrong']} now wrong); speed-up {s['float32'][1] / s['int8'][1]:.2f}x at batch 1, "
@@ -338,8 +341,7 @@ class Predictor:
 
     def logits_and_features(self, x: tuple) -> tuple:
         if self.session is not None:
-            names = [i.name for i in self.session.get_inputs()]
-            return tuple(map(torch.from_numpy, self.session.run(['logits', 'features'], {k: v.numpy() for k, v in zip(names, x)})))
+            return tuple(map(torch.from_numpy, self.session.run(['logits', 'features'], feed(self.session, x))))
         with torch_threads(self.threads), torch.inference_mode(): return self.module(*x)
 
     def predict(self, raw) -> dict:

@@ -966,19 +966,17 @@ def demo_verdicts(runs: list) -> list:
     "Each pretrained strategy against from scratch at each N, paired by seed; chapter 08's verdicts, Holm-corrected."
     acc = {(r['strategy'], r['n'], r['seed']): r['accuracy'] for r in runs}
     seeds = sorted({r['seed'] for r in runs})
-    return holm_verdicts([verdict(f"{s} beats from scratch at N = {n}", [acc[s, n, k] for k in seeds],
-                                  [acc['from scratch', n, k] for k in seeds])
+    return holm_verdicts([dict(verdict(f"{s} beats from scratch at N = {n}", [acc[s, n, k] for k in seeds],
+                                       [acc['from scratch', n, k] for k in seeds]), strategy=s, per_class=n)
                           for n in DEMO['ns'] for s in DEMO['strategies'] if s != 'from scratch'])
 
-_SAID = {'supported': 'beat training from scratch', 'contradicted': 'did worse than training from scratch'}
+_SAID = {VERDICTS[0]: 'beat training from scratch', VERDICTS[1]: 'did worse than training from scratch'}
 
 def demo_conclusion(verdicts: list) -> str:
     "One plain sentence: did pretraining help, at each N, after Holm's correction?"
     by_n = {}
-    for v in verdicts:
-        name, n = v['claim'].replace(' beats from scratch', '').rsplit(' at N = ', 1)
-        by_n.setdefault(n, {}).setdefault(v['verdict_holm'], []).append(name)
-    won = any('supported' in d for d in by_n.values()); lost = any('contradicted' in d for d in by_n.values())
+    for v in verdicts: by_n.setdefault(v['per_class'], {}).setdefault(v['verdict_holm'], []).append(v['strategy'])
+    won, lost = (any(k in d for d in by_n.values()) for k in VERDICTS[:2])
     head = ('pretraining helped' if won and not lost else 'pretraining did not help' if lost and not won else
             'pretraining helped in some comparisons and hurt in others' if won else
             'this run cannot say whether pretraining helped')

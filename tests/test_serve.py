@@ -1,12 +1,13 @@
 """`ftbook serve`: the API answers what `ftbook predict` answers, refuses bad requests with a 4xx and keeps working,
 holds up under a bounded load test on loopback, and its page works in headless Chromium (driven by Playwright)."""
-import io, json, os, shutil
+import io, json, shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from ftbook.cli import main
+from test_browser import chromium_path
 from test_deploy import run
 
 pytest.importorskip('onnxruntime')
@@ -96,10 +97,6 @@ def test_load_on_loopback_is_bounded_and_error_free(photo_run):
     assert load['errors'] == 0 and len(load['seconds']) == 400, load['first_error']
     print(f"\nload test: {load['requests']} requests from {load['clients']} clients, {load['errors']} errors, "
           f"p50 {load['p50'] * 1000:.0f} ms, p95 {load['p95'] * 1000:.0f} ms, {load['per_second']:.0f} requests/s")
-
-
-def chromium_path():
-    return os.environ.get('CHROMIUM') or shutil.which('chromium') or shutil.which('chromium-browser')
 
 
 def test_page_in_chromium_shows_what_ftbook_predict_says(photo_run, capsys):
