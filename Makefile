@@ -16,7 +16,7 @@ MKL_CBWR ?= AVX2
 export ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_CBWR
 PINS := ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_CBWR
 
-.PHONY: install demo test sync wheel-test lab docs site-test readme bench backbone scarce finetune-study clean distclean
+.PHONY: install demo test sync wheel-test lab docs site-test readme bench bench-text backbone scarce finetune-study clean distclean
 
 install: $(STAMP)  ## create .venv, install the package (editable) and dev tools, register the `ftbook` kernel
 
@@ -89,3 +89,7 @@ bench: install  ## images/s: bare timm forward_features vs the recipe from JPEG 
 	@D=$$(mktemp -d) && $(BIN)/python -c "import sys; from ftbook.recipe import lookalike_folder, benchmark, print_benchmark; \
 	  print_benchmark(benchmark(lookalike_folder(sys.argv[1], n_train=256), sizes=(160, 192, 224)))" $$D/photos; rm -rf $$D
 	$(BIN)/python -c "from ftbook.train import benchmark, print_benchmark; print_benchmark(benchmark(n_images=16384, epochs=2))"
+	@$(MAKE) --no-print-directory bench-text
+
+bench-text: install  ## text: ftbook finetune against Transformers' Trainer (rate chosen on validation), same splits, 3 seeds (tens of minutes on 2 cores)
+	$(BIN)/python -c "from ftbook.text import text_benchmark, print_text_benchmark; print_text_benchmark(text_benchmark())"

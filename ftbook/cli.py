@@ -103,9 +103,13 @@ def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int 
     return meta
 
 # %% ../nbs/10_cli.ipynb #c10export
-def export(run, inputs=None, int8: bool = False) -> dict:
+def export(run, inputs=None, int8: bool = False, format: str = 'onnx') -> dict:
     "Export a run's model to ONNX (chapter 12), print the check and the speeds; the record of RUN/export.json."
-    from ftbook.deploy import export_run, export_summary
+    from ftbook.deploy import export_run, export_summary, export_transformers
+    if format == 'transformers':
+        out = export_transformers(run)
+        print(f"wrote {out}: open it with transformers.pipeline('text-classification', model='{out}', trust_remote_code=True)")
+        return dict(model=str(out))
     rec = export_run(run, inputs, int8=int8)
     print(f"wrote {Path(run)/rec['model']}, preprocessing.json{', model.int8.onnx' if 'int8' in rec else ''} and export.json")
     print('\n'.join(export_summary(rec)))
@@ -186,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
                        "the run's validation inputs, and time both; all of it in RUN/export.json.")
     x.add_argument('run', help='the --out folder of `ftbook finetune`')
     x.add_argument('--inputs', default=None, help='check on this folder or labelled file instead of the data the run was trained on')
+    x.add_argument('--format', choices=['onnx', 'transformers'], default='onnx', help="onnx (the default), or transformers: "
+                   "a text run as a Transformers folder, RUN/transformers, that pipeline('text-classification') opens")
     x.add_argument('--int8', action='store_true', help='also write model.int8.onnx (dynamic int8 for text, static for photos, '
                    'calibrated on the training images) and report its validation accuracy and speed-up')
     v = sub.add_parser('serve', help="a run's page and API on this machine (chapter 12)", description=serve.__doc__)
@@ -211,7 +217,7 @@ def main(argv=None) -> int:
         elif a.command == 'evaluate': evaluate(a.checkpoint, a.folder, a.json)
         elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
-        elif a.command == 'export': export(a.run, a.inputs, a.int8)
+        elif a.command == 'export': export(a.run, a.inputs, a.int8, a.format)
         elif a.command == 'serve': serve(a.run, a.host, a.port)
     except FtbookError as e:  # every error ftbook raises on purpose (chapter 01): one line, exit 2
         print(f"ftbook {a.command}: error: {e}", file=sys.stderr)

@@ -6,13 +6,14 @@ Docs: https://ftbook.github.io/ftbook/deploy.html.md"""
 
 # %% ../nbs/12_deploy.ipynb #d12imports
 from __future__ import annotations
-import html, io, json, logging, platform, tempfile, threading, time, uuid, warnings
+import copy, html, io, json, logging, platform, shutil, tempfile, threading, time, uuid, warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from fastcore.basics import patch
+from safetensors.torch import save_file
 from torch import nn
 
 from .cnn import time_it
@@ -24,11 +25,12 @@ from .recipe import (BadInput, ImageModel, Pretrained, UsageError, known_modalit
 from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0
-__all__ = ['INT8_MARGIN', 'CHECK_TOLERANCE', 'SERVE_LIMITS', 'WithFeatures', 'TextWithFeatures', 'load_run', 'export_onnx',
-           'feed', 'ort_session', 'run_split', 'validation_inputs', 'compare_backends', 'seconds_per_batch',
-           'time_backends', 'plot_speed', 'quantize_export', 'session_predictions', 'session_accuracy', 'time_sessions',
-           'int8_record', 'require_onnx', 'export_summary', 'add_to_report', 'export_run', 'export_is_current',
-           'run_card', 'Predictor', 'RequestError', 'read_body', 'request_input', 'make_app', 'page_html', 'serve',
+__all__ = ['INT8_MARGIN', 'CHECK_TOLERANCE', 'MODELING_FILE', 'TRANSFORMERS_FOLDER', 'SERVE_LIMITS', 'WithFeatures',
+           'TextWithFeatures', 'load_run', 'export_onnx', 'feed', 'ort_session', 'run_split', 'validation_inputs',
+           'compare_backends', 'seconds_per_batch', 'time_backends', 'plot_speed', 'quantize_export',
+           'session_predictions', 'session_accuracy', 'time_sessions', 'int8_record', 'require_onnx', 'export_summary',
+           'add_to_report', 'export_run', 'transformers_config', 'export_transformers', 'export_is_current', 'run_card',
+           'Predictor', 'RequestError', 'read_body', 'request_input', 'make_app', 'page_html', 'serve',
            'multipart_body', 'BackgroundServer', 'load_test']
 
 # %% ../nbs/12_deploy.ipynb #d12withf
@@ -304,6 +306,70 @@ def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False
                          f"agreement {rec['check']['agreement']:.1%}): it is kept for inspection, and not served.")
     return rec
 
+
+# %% ../nbs/12_deploy.ipynb #d12hfcls
+MODELING_FILE = '''"""ftbook's text classifier (all-MiniLM-L6-v2 fine-tuned, mean pooling, a linear layer) as a Transformers model."""
+import torch
+from torch import nn
+from transformers import BertConfig, BertModel, BertPreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+
+class MeanPooledBertConfig(BertConfig):
+    "BERT's configuration under a name of its own, so that only the class below builds a model from it."
+    model_type = 'ftbook_mean_pooled_bert'
+
+
+class MeanPooledBertForSequenceClassification(BertPreTrainedModel):
+    "BERT, the average of its real tokens' vectors, one linear layer."
+    config_class = MeanPooledBertConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        if attention_mask is None: attention_mask = torch.ones_like(input_ids)
+        h = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(h.dtype)
+        logits = self.classifier((h * m).sum(1) / m.sum(1).clamp(min=1))
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+'''
+
+# %% ../nbs/12_deploy.ipynb #d12hffn
+TRANSFORMERS_FOLDER = 'transformers'  # the Transformers folder's name inside a run
+_HF_CLASSES = dict(AutoConfig='modeling_ftbook.MeanPooledBertConfig',
+                   AutoModelForSequenceClassification='modeling_ftbook.MeanPooledBertForSequenceClassification')
+
+def transformers_config(pretrained: TextModel, classes: list) -> dict:
+    "The encoder's `config.json`, renamed to the mean-pooled class, with the labels and the `auto_map` to `modeling_ftbook.py`."
+    c = pretrained.model.body.encoder.config.to_dict()
+    c = {k: v for k, v in c.items() if k not in ('_name_or_path', 'transformers_version', 'id2label', 'label2id')}
+    return dict(c, model_type='ftbook_mean_pooled_bert', architectures=['MeanPooledBertForSequenceClassification'],
+                auto_map=_HF_CLASSES, id2label={str(i): n for i, n in enumerate(classes)}, label2id={n: i for i, n in enumerate(classes)})
+
+def export_transformers(run, out=None) -> Path:
+    "Write a text run's model as a Transformers folder (default RUN/transformers): config, weights, tokenizer, modeling file."
+    pretrained, head, meta = load_run(run)
+    if not isinstance(pretrained, TextModel):
+        raise UsageError(f"{run} holds a model of {meta.get('kind')}s; the Transformers format is for text runs (export photos to ONNX).")
+    out = Path(out or Path(run) / TRANSFORMERS_FOLDER)
+    weights = {f'bert.{k}': v.contiguous() for k, v in pretrained.model.body.encoder.state_dict().items()}
+    weights.update({f'classifier.{k}': v.contiguous() for k, v in head.state_dict().items()})
+    tok = copy.deepcopy(pretrained.tok); tok.model_max_length = pretrained.max_len
+    tmp = out.with_name(f'.{out.name}.{uuid.uuid4().hex[:8]}'); tmp.mkdir(parents=True)
+    try:
+        save_file(weights, str(tmp / 'model.safetensors'), metadata={'format': 'pt'})
+        (tmp / 'config.json').write_text(json.dumps(transformers_config(pretrained, meta['classes']), indent=2))
+        (tmp / 'modeling_ftbook.py').write_text(MODELING_FILE)
+        tok.save_pretrained(str(tmp))
+        if out.exists(): shutil.rmtree(out)
+        tmp.rename(out)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 # %% ../nbs/12_deploy.ipynb #d12predictor
 SERVE_LIMITS = dict(upload_bytes=10 * 2**20, text_chars=5_000, top=3, waiting=32)  # per request; `waiting`: requests at once

@@ -94,6 +94,8 @@ class Pretrained:
     config: dict                        # JSON-able: kind, arch, n_features, preprocessing, described (one line)
     tail: nn.Module                     # the trainable last part: tail(acts) -> pooled features [B, n_features]
     tail_lr_cap: float = 1e-3           # the highest rate the tail trains at when it is unfrozen
+    tail_schedule: dict = dict(bs=None, weight_decay=1e-4, warmup=0.2, anneal='cos', cycle_momentum=True, fresh_head=False)
+    # how the tail trains: batch size (None: the run's --bs), AdamW's decay, the one-cycle schedule, whether the head restarts
 
     def read(self, path):
         "Decode one input file (runs in loader workers); raise `BadInput` with the reason when it cannot be used."
@@ -531,12 +533,16 @@ def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
 
 def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: int, lr: float, bs: int = 32,
                seed: int = 0) -> float:
-    "Train the tail and the head on cached activations (BatchNorm statistics kept); seconds per image-epoch."
+    "Train the tail and the head on cached activations (BatchNorm statistics kept), as `tail_schedule` says; seconds per input-epoch."
     set_seed(seed)
+    sch = pretrained.tail_schedule
+    bs = sch['bs'] or bs
+    if sch['fresh_head']: head.reset_parameters()  # a new head, as the articles start BERT's classifier
     params = [p for p in pretrained.tail.parameters()] + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(params, lr, weight_decay=sch['weight_decay'])
     steps = epochs * math.ceil(len(a) / bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=sch['warmup'], anneal_strategy=sch['anneal'],
+                                                cycle_momentum=sch['cycle_momentum'])
     g, t0 = torch.Generator().manual_seed(seed), time.perf_counter()
     for p in params: p.requires_grad_(True)
     for epoch in bar(range(epochs), 'tail epochs'):

@@ -6,7 +6,7 @@ Docs: https://ftbook.github.io/ftbook/text.html.md"""
 
 # %% ../nbs/11_text.ipynb #t10imports
 from __future__ import annotations
-import copy, csv, hashlib, io, json, math, os, time, warnings, zipfile
+import copy, csv, hashlib, io, json, math, os, shutil, tempfile, time, warnings, zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -14,17 +14,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 from safetensors.torch import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .data import FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file
+from .data import FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file, stratified_split
 from .finetune import plot_verdicts
-from .metrics import holm_verdicts, verdict
+from .metrics import effect_interval, holm_verdicts, verdict
 
 # %% auto #0
-__all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS',
-           'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config', 'MissingExtra',
+__all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS', 'MAX_TOKENS',
+           'REFERENCE', 'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config', 'MissingExtra',
            'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer', 'load_encoder', 'encode',
            'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention', 'encoder_layer_by_hand',
            'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77', 'sample_texts_per_class',
@@ -33,8 +34,10 @@ __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIE
            'head_from_probe', 'fit_tfidf', 'full_finetune_text', 'freeze_then_unfreeze_text', 'layerwise_decay_text',
            'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
            'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'text_splits',
-           'labelled_folder', 'is_text_input', 'worst_sentences', 'finetune_text', 'texts_from_args', 'predict_texts',
-           'evaluate_texts']
+           'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy', 'finetune_text',
+           'texts_from_args', 'text_probabilities', 'predict_texts', 'evaluate_texts', 'LabelledSentences',
+           'trainer_finetune', 'trainer_accuracy', 'transformers_reference', 'benchmark_splits', 'write_split_files',
+           'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #t10config
 def text_config(scale: str) -> dict:
@@ -140,22 +143,23 @@ class TextClassifier(nn.Module):
     def forward(self, input_ids, attention_mask): return self.head(self.body(input_ids, attention_mask))
 
 # %% ../nbs/11_text.ipynb #t10attnfn
-def self_attention(h: torch.Tensor, mask: torch.Tensor, q: nn.Linear, k: nn.Linear, v: nn.Linear, n_heads: int) -> tuple:
-    "Multi-head scaled dot-product attention of token vectors `h` (B, T, d), padding masked: (context, weights)."
+def self_attention(h: torch.Tensor, mask: torch.Tensor, q: nn.Linear, k: nn.Linear, v: nn.Linear, n_heads: int,
+                   p: float = 0.0) -> tuple:
+    "Multi-head scaled dot-product attention of token vectors `h` (B, T, d), padding masked (`p`: dropout on the weights)."
     B, T, d = h.shape
     split = lambda x: x.view(B, T, n_heads, d // n_heads).transpose(1, 2)
     Q, K, V = split(q(h)), split(k(h)), split(v(h))
     scores = Q @ K.transpose(-1, -2) / math.sqrt(d // n_heads)
     scores = scores.masked_fill(mask[:, None, None, :] == 0, float('-inf'))
     A = scores.softmax(-1)
-    return (A @ V).transpose(1, 2).reshape(B, T, d), A
+    return ((F.dropout(A, p) if p else A) @ V).transpose(1, 2).reshape(B, T, d), A
 
-def encoder_layer_by_hand(layer: nn.Module, h: torch.Tensor, mask: torch.Tensor, n_heads: int) -> tuple:
+def encoder_layer_by_hand(layer: nn.Module, h: torch.Tensor, mask: torch.Tensor, n_heads: int, p: float = 0.0) -> tuple:
     "One BERT layer from its weights: attention, residual and LayerNorm, then the GELU network, residual and LayerNorm."
-    att = layer.attention
-    ctx, A = self_attention(h, mask, att.self.query, att.self.key, att.self.value, n_heads)
-    h1 = att.output.LayerNorm(h + att.output.dense(ctx))
-    h2 = layer.output.LayerNorm(h1 + layer.output.dense(F.gelu(layer.intermediate.dense(h1))))
+    att, drop = layer.attention, (lambda x: F.dropout(x, p)) if p else (lambda x: x)  # `p`: BERT's dropout, when training
+    ctx, A = self_attention(h, mask, att.self.query, att.self.key, att.self.value, n_heads, p)
+    h1 = att.output.LayerNorm(h + drop(att.output.dense(ctx)))
+    h2 = layer.output.LayerNorm(h1 + drop(layer.output.dense(F.gelu(layer.intermediate.dense(h1)))))
     return h2, A
 
 # %% ../nbs/11_text.ipynb #t10attnplot
@@ -411,15 +415,18 @@ from .models import read_checkpoint, save_checkpoint
 
 # %% ../nbs/11_text.ipynb #37852869
 TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
+MAX_TOKENS = 128  # the longest sentence the recipe reads whole, unless told otherwise (the Transformers reference's limit)
+REFERENCE = dict(lrs=(2e-5, 5e-5, 1e-4), epochs=4, bs=16, warmup=0.1, weight_decay=0.01, max_len=MAX_TOKENS)  # the field's plain recipe
 
 # %% ../nbs/11_text.ipynb #t10textmodel2
 class TextTail(nn.Module):
-    "The encoder's last layers (by hand, padding masked) and mean pooling, on cached hidden states and masks."
-    def __init__(self, layers, n_heads: int):
-        super().__init__(); self.layers, self.n_heads = nn.ModuleList(layers), n_heads
+    "The encoder's last layers (by hand, padding masked, BERT's dropout when training) and mean pooling, on cached states."
+    def __init__(self, layers, n_heads: int, p: float = 0.1):
+        super().__init__(); self.layers, self.n_heads, self.p = nn.ModuleList(layers), n_heads, p
     def forward(self, acts: dict) -> torch.Tensor:
-        h, mask = acts['hidden'], acts['mask'] > 0.5
-        for layer in self.layers: h = encoder_layer_by_hand(layer, h, mask, self.n_heads)[0]
+        n = int(acts['mask'].sum(1).max())  # the batch's longest sentence: the padding beyond it is never computed
+        h, mask = acts['hidden'][:, :n], acts['mask'][:, :n] > 0.5
+        for layer in self.layers: h = encoder_layer_by_hand(layer, h, mask, self.n_heads, self.p if self.training else 0.0)[0]
         return mean_pool(h, mask)
 
 def decode_text(raw: bytes) -> tuple:
@@ -434,11 +441,13 @@ class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
     kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
     tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019); 1e-3 undid them
+    tail_schedule = dict(bs=REFERENCE['bs'], weight_decay=REFERENCE['weight_decay'], warmup=REFERENCE['warmup'], anneal='linear',
+                         cycle_momentum=False, fresh_head=True)  # the Transformers reference's, a new classifier included
     def __init__(self, model: TextClassifier, tok, max_len: int = 64, described: str = None):
         self.model, self.tok, self.max_len = model.eval(), tok, max_len
         enc = model.body.encoder
         self.n_heads = enc.config.num_attention_heads
-        self.tail = TextTail(enc.encoder.layer[-TAIL_LAYERS:], self.n_heads)
+        self.tail = TextTail(enc.encoder.layer[-TAIL_LAYERS:], self.n_heads, enc.config.hidden_dropout_prob)
         described = described or f"{MODEL_CARD['name']} ({MODEL_CARD['package']} {MODEL_CARD['version']}, packaged, offline)"
         self.config = dict(kind=self.kind, arch='ftbook.text.TextClassifier', n_features=model.n_features,
                            preprocessing=dict(max_len=max_len, tail_layers=TAIL_LAYERS), described=described)
@@ -567,6 +576,15 @@ def worst_sentences(checkpoint, folder, seed: int = 0, valid_pct: float = 0.2, k
     idx = most_confident_mistakes(probs.numpy(), a.y.numpy(), k)
     return [(pretrained.read(paths[a.kept[i]]), classes[int(a.y[i])], classes[int(probs[i].argmax())], float(probs[i].max())) for i in idx]
 
+def tfidf_valid_accuracy(folder, valid_pct: float = 0.2, seed: int = 0) -> float:
+    "Validation accuracy of TF-IDF + logistic regression on the run's own split of a labelled folder: the baseline without pretraining."
+    from ftbook.recipe import list_inputs, split_inputs
+    splits, classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
+    s = split_inputs(splits, classes, valid_pct, seed)
+    read = lambda paths: [Path(p).read_text(encoding='utf-8') for p in paths]
+    model = fit_tfidf(read(s['train'][0]), s['train'][1])
+    return float((model.predict(read(s['valid'][0])) == np.asarray(s['valid'][1])).mean())
+
 def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, valid_pct: float = 0.2, force: bool = False, **kw):
     "The recipe on a labelled CSV/TSV (or a folder of train/valid/test files): the same run folder as for photos, plus the sentences."
     from ftbook.recipe import finetune_folder
@@ -578,22 +596,29 @@ def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, va
         if set(y) - set(classes): raise DataError(f"{path}: the {s} split has classes the training rows lack: {sorted(set(y) - set(classes))[:3]}")
     with tempfile.TemporaryDirectory(prefix='ftbook-texts-') as tmp:
         folder = labelled_folder(splits, Path(tmp) / Path(path).stem)
-        run = finetune_folder(folder, out, 'minilm', 'auto', max_len, seed=seed, valid_pct=valid_pct, force=force, **kw)
         tok = load_tokenizer()
-        n_long = sum(len(i) > (max_len or 64) for t, _ in splits.values() for i in tok(list(t), truncation=False)['input_ids'])
+        lengths = {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, (t, _) in splits.items()}
+        longest = max(max(n) for s, n in lengths.items() if s != 'test')  # the training sentences', not the test's
+        max_len = max_len or min(MAX_TOKENS, max(16, longest))  # 16: the least --size takes
+        run = finetune_folder(folder, out, 'minilm', 'auto', max_len, seed=seed, valid_pct=valid_pct, force=force, **kw)
+        n_long = sum(n > max_len for ns in lengths.values() for n in ns)
         worst = worst_sentences(run.paths['model'], folder, seed, valid_pct)
-    note = dict(counts, truncated=n_long, max_len=max_len or 64)
+        tfidf = tfidf_valid_accuracy(folder, valid_pct, seed)
+    note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf)
+    kept = run.metrics['valid']['accuracy']
+    baseline = (f"TF-IDF + logistic regression on the same split: {tfidf:.1%} validation accuracy, against the model's {kept:.1%}"
+                + ("; the baseline did better on this file, and ftbook does not save it as a run's model: weigh both" if tfidf > kept else ''))
     run.metrics['texts'] = note
     rows = '\n'.join(f"| {t[:200].replace('|', '/')} | {y} | {p} | {pr:.1%} |" for t, y, p, pr in worst) or '| none | | | |'
     extra = (f"\n## The sentences\n\n{note['rows']} rows read; header line: {'yes' if counts['header'] else 'no'}; "
              f"{note['blank']} blank or unlabelled rows skipped; {note['not_utf8']} lines with bytes that are not UTF-8 (replaced); "
-             f"{n_long} texts longer than {note['max_len']} tokens (truncated).\n\n"
+             f"{n_long} texts longer than {note['max_len']} tokens (truncated).\n\n{baseline}.\n\n"
              f"### Worst-predicted validation sentences\n\n| sentence | label | predicted | probability |\n|---|---|---|---|\n{rows}\n")
     report = Path(out) / 'report.md'
     atomic_write(report, lambda p: p.write_text(report.read_text() + extra))
     m = json.loads((Path(out) / 'metrics.json').read_text())
     atomic_write(Path(out) / 'metrics.json', lambda p: p.write_text(json.dumps(dict(m, texts=note, data=str(Path(path).resolve())), indent=1)))
-    print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {note['max_len']} tokens")
+    print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {note['max_len']} tokens\n{baseline}")
     return run
 
 # %% ../nbs/11_text.ipynb #t10predicttext
@@ -606,14 +631,18 @@ def texts_from_args(items: list) -> list:
         else: out.append(a)
     return out
 
+def text_probabilities(checkpoint, texts: list) -> tuple:
+    "(classes, probabilities [n_texts, n_classes]) of a text checkpoint on sentences, unrounded."
+    pretrained, head, meta = TextModel.load(checkpoint)
+    pretrained.model.head = head
+    return meta['classes'], predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
+
 def predict_texts(checkpoint, items: list) -> list:
     "[{text, prediction, probability}] for sentences (or files of sentences, one a line) with a text checkpoint."
-    pretrained, head, meta = TextModel.load(checkpoint)
     texts = texts_from_args(items)
     if not texts: raise DataError("no sentence to predict.")
-    pretrained.model.head = head
-    probs = predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
-    return [dict(text=t, prediction=meta['classes'][int(p.argmax())], probability=round(float(p.max()), 4)) for t, p in zip(texts, probs)]
+    classes, probs = text_probabilities(checkpoint, texts)
+    return [dict(text=t, prediction=classes[int(p.argmax())], probability=round(float(p.max()), 4)) for t, p in zip(texts, probs)]
 
 def evaluate_texts(checkpoint, path) -> dict:
     "Accuracy (95% interval) and per-class metrics of a text checkpoint on a labelled CSV/TSV."
@@ -625,3 +654,96 @@ def evaluate_texts(checkpoint, path) -> dict:
     pretrained.model.head = head
     probs = predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
     return accuracy_with_ci(probs, torch.tensor([meta['classes'].index(y) for y in labels]), meta['classes']) | dict(texts=counts)
+
+# %% ../nbs/11_text.ipynb #t10ref
+class LabelledSentences(Dataset):
+    "Tokenised sentences and their label indices, as Transformers' `Trainer` takes them (padded later, per batch)."
+    def __init__(self, tok, texts, labels, max_len: int = MAX_TOKENS):
+        self.enc, self.y = tok(list(texts), truncation=True, max_length=max_len), [int(l) for l in labels]
+    def __len__(self): return len(self.y)
+    def __getitem__(self, i): return dict(input_ids=self.enc['input_ids'][i], attention_mask=self.enc['attention_mask'][i], labels=self.y[i])
+
+def trainer_finetune(train: tuple, n_classes: int, lr: float, seed: int = 0, cfg: dict = REFERENCE) -> tuple:
+    "(trainer, tokenizer): Transformers' `Trainer` fine-tuning `AutoModelForSequenceClassification` from the packaged MiniLM."
+    tr, tok = require_transformers(), load_tokenizer()
+    set_seed(seed)  # the classifier's random start, as Trainer's own seed sets its batches
+    model = tr.AutoModelForSequenceClassification.from_pretrained(str(encoder_path()), num_labels=n_classes, local_files_only=True)
+    args = tr.TrainingArguments(tempfile.mkdtemp(prefix='ftbook-trainer-'), per_device_train_batch_size=cfg['bs'], learning_rate=lr,
+                                num_train_epochs=cfg['epochs'], warmup_steps=cfg['warmup'], weight_decay=cfg['weight_decay'],
+                                lr_scheduler_type='linear', save_strategy='no', report_to='none', use_cpu=True, seed=seed,
+                                logging_strategy='no', disable_tqdm=True)
+    trainer = tr.Trainer(model=model, args=args, train_dataset=LabelledSentences(tok, *train, cfg['max_len']),
+                         data_collator=tr.DataCollatorWithPadding(tok))
+    trainer.remove_callback(tr.trainer_callback.PrinterCallback)  # no log lines printed: the caller reports what it measured
+    trainer.train()
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    return trainer, tok
+
+def trainer_accuracy(trainer, tok, texts, labels, max_len: int = MAX_TOKENS) -> float:
+    "Accuracy of a `Trainer`'s model on labelled sentences."
+    logits = trainer.predict(LabelledSentences(tok, texts, labels, max_len)).predictions
+    return float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())
+
+def transformers_reference(splits: dict, n_classes: int, seed: int = 0, cfg: dict = REFERENCE) -> dict:
+    "The plain recipe: one fine-tune per rate, the rate best on validation kept: {lr, valid: {lr: acc}, test, seconds}."
+    t0, valid, out = time.perf_counter(), {}, {}
+    for lr in cfg['lrs']:
+        trainer, tok = trainer_finetune(splits['train'], n_classes, lr, seed, cfg)
+        valid[lr] = trainer_accuracy(trainer, tok, *splits['valid'], cfg['max_len'])
+        if not out or valid[lr] > valid[out['lr']]:
+            out = dict(lr=lr, test=trainer_accuracy(trainer, tok, *splits['test'], cfg['max_len']) if 'test' in splits else None)
+    return dict(out, valid=valid, seconds=round(time.perf_counter() - t0, 1))
+
+# %% ../nbs/11_text.ipynb #t10benchsplits
+def benchmark_splits(name: str, seed: int = 0) -> tuple:
+    "({train, valid, test}: (texts, labels)}, classes): 1,000 polarity sentences or 10 Banking77 queries per intent, 20% (by `seed`) to validate."
+    if name == 'polarity':
+        texts, y, classes = load_sentence_polarity()
+        test, pool = split_test_pool(len(texts), 1000, 1000)
+        tt, ty = [texts[i] for i in test], [y[i] for i in test]
+    elif name == 'banking77':
+        texts, y, classes = load_banking77('train')
+        pool = sample_texts_per_class(y, 10, 0)
+        tt, ty, _ = load_banking77('test')
+    else: raise ValueError(f"name must be 'polarity' or 'banking77', not {name!r}")
+    xs, ys = [texts[i] for i in pool], [y[i] for i in pool]
+    tr, va = stratified_split(ys, 0.2, seed)
+    pick = lambda idx: ([xs[i] for i in idx], [ys[i] for i in idx])
+    return dict(train=pick(tr), valid=pick(va), test=(tt, ty)), classes
+
+def write_split_files(splits: dict, classes: list, folder) -> Path:
+    "Write {split: (texts, label indices)} as `folder`/<split>.csv with a text,label header: what `ftbook finetune` reads."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    for s, (texts, labels) in splits.items():
+        with open(folder / f'{s}.csv', 'w', newline='', encoding='utf-8') as f:
+            w = csv.writer(f); w.writerow(['text', 'label']); w.writerows([t, classes[l]] for t, l in zip(texts, labels))
+    return folder
+
+# %% ../nbs/11_text.ipynb #t10bench
+def text_benchmark(names=('polarity', 'banking77'), seeds=(0, 1, 2)) -> list:
+    "The recipe (`finetune_text`) and the Transformers reference on the same splits, per data set and seed: accuracies and seconds."
+    rows = []
+    for name in names:
+        for seed in seeds:
+            splits, classes = benchmark_splits(name, seed)
+            with tempfile.TemporaryDirectory(prefix='ftbook-bench-') as tmp:
+                t0 = time.perf_counter()
+                run = finetune_text(write_split_files(splits, classes, Path(tmp) / name), Path(tmp) / 'run', seed=seed)
+                secs = time.perf_counter() - t0
+            ref = transformers_reference(splits, len(classes), seed)
+            rows.append(dict(data=name, seed=seed, recipe=run.metrics['test']['accuracy'], recipe_s=round(secs, 1),
+                             recipe_kept=run.metrics['unfreeze']['kept'], reference=ref['test'], reference_s=ref['seconds'],
+                             reference_lr=ref['lr']))
+    return rows
+
+def print_text_benchmark(rows: list, margin: float = 0.005):
+    "Per data set: each one's mean test accuracy, recipe minus reference (paired by seed, 95% t-interval), and their times."
+    for name in dict.fromkeys(r['data'] for r in rows):
+        rs = [r for r in rows if r['data'] == name]
+        effect, low, high, n = effect_interval([r['recipe'] for r in rs], [r['reference'] for r in rs])
+        secs = [sum(r[k] for r in rs) / n for k in ('recipe_s', 'reference_s')]
+        print(f"{name}: recipe {np.mean([r['recipe'] for r in rs]):.1%}, Transformers reference "
+              f"{np.mean([r['reference'] for r in rs]):.1%} over {n} seeds; recipe - reference {effect:+.1%} "
+              f"(95% CI {low:+.1%} to {high:+.1%}; the target: mean at least {-margin:+.1%}, "
+              f"{'met' if effect >= -margin else 'not met'}); {secs[0]:.0f} s against {secs[1]:.0f} s "
+              f"({secs[0] / secs[1]:.2f} x the reference's time)")

@@ -78,3 +78,31 @@ def test_export_bad_input(tmp_path, capsys, data_home):
     rc, out, err = run(capsys, 'export', tmp_path/'course')
     assert rc == 2 and 'names no modality' in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path/'course').iterdir()) == ['model.json', 'model.safetensors']  # nothing written
+
+
+def test_transformers_format(exported_text_run, exported_photo_run, tmp_path, capsys):
+    "A text run as a Transformers folder: pipeline opens it offline and gives ftbook's labels, probabilities within 1e-5."
+    transformers = pytest.importorskip('transformers')
+    from ftbook.text import text_probabilities
+    from runs import NEG, POS
+    run_dir = tmp_path/'run'
+    shutil.copytree(exported_text_run['dir'], run_dir)
+    rc, out, err = run(capsys, 'export', run_dir, '--format', 'transformers')
+    assert rc == 0, err
+    folder = run_dir/'transformers'
+    assert {'config.json', 'model.safetensors', 'modeling_ftbook.py', 'tokenizer.json'} <= {p.name for p in folder.iterdir()}
+    assert json.loads((folder/'config.json').read_text())['id2label'] == {'0': 'neg', '1': 'pos'}
+    sents = POS[:5] + NEG[:5] + ['a sentence longer than any the run was trained on, so that both sides must cut it at the same token']
+    classes, ours = text_probabilities(run_dir/'model.safetensors', sents)
+    clf = transformers.pipeline('text-classification', model=str(folder), trust_remote_code=True, device='cpu')
+    theirs = np.array([[next(d['score'] for d in r if d['label'] == c) for c in classes]
+                       for r in clf(sents, top_k=None, truncation=True)])
+    assert (theirs.argmax(1) == ours.numpy().argmax(1)).all()
+    assert np.abs(theirs - ours.numpy()).max() < 1e-5
+    with pytest.raises(ValueError, match='trust_remote_code'):  # never silently BERT's [CLS] model with a random pooler
+        transformers.AutoModelForSequenceClassification.from_pretrained(str(folder))
+    photo = tmp_path/'photo-run'
+    shutil.copytree(exported_photo_run['dir'], photo)
+    rc, out, err = run(capsys, 'export', photo, '--format', 'transformers')
+    assert rc == 2 and 'for text runs' in err and len(err.strip().splitlines()) == 1
+    assert not (photo/'transformers').exists()
