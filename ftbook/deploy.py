@@ -360,15 +360,18 @@ def export_transformers(run, out=None) -> Path:
     weights = {f'bert.{k}': v.contiguous() for k, v in pretrained.model.body.encoder.state_dict().items()}
     weights.update({f'classifier.{k}': v.contiguous() for k, v in head.state_dict().items()})
     tok = copy.deepcopy(pretrained.tok); tok.model_max_length = pretrained.max_len
-    tmp = out.with_name(f'.{out.name}.{uuid.uuid4().hex[:8]}'); tmp.mkdir(parents=True)
+    if out.exists() and not (out / 'modeling_ftbook.py').is_file():
+        raise UsageError(f"{out} exists and is not an earlier Transformers export of ftbook; move it, or pass another folder.")
+    tmp, old = (out.with_name(f'.{out.name}.{k}.{uuid.uuid4().hex[:8]}') for k in ('new', 'old'))
+    tmp.mkdir(parents=True)
     try:
         save_file(weights, str(tmp / 'model.safetensors'), metadata={'format': 'pt'})
         (tmp / 'config.json').write_text(json.dumps(transformers_config(pretrained, meta['classes']), indent=2))
         (tmp / 'modeling_ftbook.py').write_text(MODELING_FILE)
         tok.save_pretrained(str(tmp))
-        if out.exists(): shutil.rmtree(out)
+        if out.exists(): out.rename(old)
         tmp.rename(out)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    finally: shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
     return out
 
 # %% ../nbs/12_deploy.ipynb #d12predictor

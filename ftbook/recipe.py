@@ -109,8 +109,8 @@ class Pretrained:
     def body(self, x) -> dict:
         "The frozen part, in inference mode: {name: batch-first tensor, one shape for all batches}, cached as float16."
         raise NotImplementedError
-    def save(self, path, head: nn.Linear, meta: dict) -> Path:
-        "Write body, tail, `head` and `meta` as `path`.safetensors (atomically) and `path`.json; return the file."
+    def save(self, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
+        "Write body, tail, `head`, `meta` and `extra` tensors as `path`.safetensors (atomically) and `path`.json; return the file."
         raise NotImplementedError
     @classmethod
     def load(cls, path) -> tuple:

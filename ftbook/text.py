@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .data import FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file, stratified_split
+from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file, stratified_split
 from .finetune import plot_verdicts
 from .metrics import effect_interval, holm_verdicts, verdict
 
@@ -33,11 +33,11 @@ __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIE
            'choose_threads', 'layer_blocks', 'param_groups', 'fit_text', 'predict_proba', 'fit_probe',
            'head_from_probe', 'fit_tfidf', 'full_finetune_text', 'freeze_then_unfreeze_text', 'layerwise_decay_text',
            'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
-           'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'text_splits',
-           'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy', 'finetune_text',
-           'texts_from_args', 'text_probabilities', 'predict_texts', 'evaluate_texts', 'LabelledSentences',
-           'trainer_finetune', 'trainer_accuracy', 'transformers_reference', 'benchmark_splits', 'write_split_files',
-           'text_benchmark', 'print_text_benchmark']
+           'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
+           'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy',
+           'finetune_text', 'texts_from_args', 'text_probabilities', 'predict_texts', 'evaluate_texts',
+           'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference', 'benchmark_splits',
+           'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #t10config
 def text_config(scale: str) -> dict:
@@ -420,7 +420,7 @@ REFERENCE = dict(lrs=(2e-5, 5e-5, 1e-4), epochs=4, bs=16, warmup=0.1, weight_dec
 
 # %% ../nbs/11_text.ipynb #t10textmodel2
 class TextTail(nn.Module):
-    "The encoder's last layers (by hand, padding masked, BERT's dropout when training) and mean pooling, on cached states."
+    "The encoder's last layers (by hand, padding masked, dropout `p` when training) and mean pooling, on cached states."
     def __init__(self, layers, n_heads: int, p: float = 0.1):
         super().__init__(); self.layers, self.n_heads, self.p = nn.ModuleList(layers), n_heads, p
     def forward(self, acts: dict) -> torch.Tensor:
@@ -440,14 +440,14 @@ def decode_text(raw: bytes) -> tuple:
 class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
     kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
-    tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019); 1e-3 undid them
+    tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019)
     tail_schedule = dict(bs=REFERENCE['bs'], weight_decay=REFERENCE['weight_decay'], warmup=REFERENCE['warmup'], anneal='linear',
                          cycle_momentum=False, fresh_head=True)  # the Transformers reference's, a new classifier included
     def __init__(self, model: TextClassifier, tok, max_len: int = 64, described: str = None):
         self.model, self.tok, self.max_len = model.eval(), tok, max_len
         enc = model.body.encoder
         self.n_heads = enc.config.num_attention_heads
-        self.tail = TextTail(enc.encoder.layer[-TAIL_LAYERS:], self.n_heads, enc.config.hidden_dropout_prob)
+        self.tail = TextTail(enc.encoder.layer[-TAIL_LAYERS:], self.n_heads, enc.config.attention_probs_dropout_prob)
         described = described or f"{MODEL_CARD['name']} ({MODEL_CARD['package']} {MODEL_CARD['version']}, packaged, offline)"
         self.config = dict(kind=self.kind, arch='ftbook.text.TextClassifier', n_features=model.n_features,
                            preprocessing=dict(max_len=max_len, tail_layers=TAIL_LAYERS), described=described)
@@ -527,7 +527,19 @@ def check_classes(labels: list, where) -> list:
     if len(classes) < 2: raise DataError(f"{where} has a single class ({classes[0] if classes else 'none'!r}); a classifier needs at least two.")
     few = sorted(c for c, n in counts.items() if n < 2)
     if few: raise DataError(f"{where}: class {few[0]!r} has a single example; each class needs at least 2 (one to train, one to validate).")
+    check_label_names(classes, where)
     return classes
+
+def check_label_names(classes: list, where):
+    "One clear `DataError` for labels that cannot name a class folder faithfully ('/', a leading dot, a split's name), or differ only in case."
+    splits = {n for names in SPLIT_NAMES.values() for n in names}
+    odd = [c for c in classes if '/' in c or '\\' in c or c.startswith('.') or c.lower() in splits]
+    if odd: raise DataError(f"{where}: the label {odd[0]!r} cannot be a class name (no '/', '\\', leading '.' or split name such as "
+                            "'test'); rename it in the file.")
+    folded = {}
+    for c in classes:
+        if c.lower() in folded: raise DataError(f"{where}: the labels {folded[c.lower()]!r} and {c!r} differ only in case; make them one label or two distinct ones.")
+        folded[c.lower()] = c
 
 # %% ../nbs/11_text.ipynb #70d43154
 SPLIT_FILES = {'train': ('train', 'training'), 'valid': ('valid', 'validation', 'val', 'dev'), 'test': ('test', 'testing')}
@@ -669,14 +681,15 @@ def trainer_finetune(train: tuple, n_classes: int, lr: float, seed: int = 0, cfg
     set_seed(seed)  # the classifier's random start, as Trainer's own seed sets its batches
     model = tr.AutoModelForSequenceClassification.from_pretrained(str(encoder_path()), num_labels=n_classes, local_files_only=True)
     args = tr.TrainingArguments(tempfile.mkdtemp(prefix='ftbook-trainer-'), per_device_train_batch_size=cfg['bs'], learning_rate=lr,
-                                num_train_epochs=cfg['epochs'], warmup_steps=cfg['warmup'], weight_decay=cfg['weight_decay'],
+                                num_train_epochs=cfg['epochs'], warmup_steps=cfg['warmup'],  # a float below 1: a share of the steps (transformers 5)
+                                weight_decay=cfg['weight_decay'],
                                 lr_scheduler_type='linear', save_strategy='no', report_to='none', use_cpu=True, seed=seed,
                                 logging_strategy='no', disable_tqdm=True)
     trainer = tr.Trainer(model=model, args=args, train_dataset=LabelledSentences(tok, *train, cfg['max_len']),
                          data_collator=tr.DataCollatorWithPadding(tok))
     trainer.remove_callback(tr.trainer_callback.PrinterCallback)  # no log lines printed: the caller reports what it measured
-    trainer.train()
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    try: trainer.train()
+    finally: shutil.rmtree(args.output_dir, ignore_errors=True)
     return trainer, tok
 
 def trainer_accuracy(trainer, tok, texts, labels, max_len: int = MAX_TOKENS) -> float:
@@ -696,7 +709,7 @@ def transformers_reference(splits: dict, n_classes: int, seed: int = 0, cfg: dic
 
 # %% ../nbs/11_text.ipynb #t10benchsplits
 def benchmark_splits(name: str, seed: int = 0) -> tuple:
-    "({train, valid, test}: (texts, labels)}, classes): 1,000 polarity sentences or 10 Banking77 queries per intent, 20% (by `seed`) to validate."
+    "({train, valid, test: (texts, labels)}, classes): fixed pools of 1,000 polarity sentences or 10 Banking77 queries per intent; `seed` picks the 20% that validate."
     if name == 'polarity':
         texts, y, classes = load_sentence_polarity()
         test, pool = split_test_pool(len(texts), 1000, 1000)

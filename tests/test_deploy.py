@@ -93,6 +93,9 @@ def test_transformers_format(exported_text_run, exported_photo_run, tmp_path, ca
     assert {'config.json', 'model.safetensors', 'modeling_ftbook.py', 'tokenizer.json'} <= {p.name for p in folder.iterdir()}
     assert json.loads((folder/'config.json').read_text())['id2label'] == {'0': 'neg', '1': 'pos'}
     sents = POS[:5] + NEG[:5] + ['a sentence longer than any the run was trained on, so that both sides must cut it at the same token']
+    max_len = json.loads((run_dir/'metrics.json').read_text())['texts']['max_len']
+    from ftbook.text import load_tokenizer
+    assert len(load_tokenizer()(sents[-1])['input_ids']) > max_len  # the last sentence is cut, on both sides
     classes, ours = text_probabilities(run_dir/'model.safetensors', sents)
     clf = transformers.pipeline('text-classification', model=str(folder), trust_remote_code=True, device='cpu')
     theirs = np.array([[next(d['score'] for d in r if d['label'] == c) for c in classes]
@@ -101,6 +104,14 @@ def test_transformers_format(exported_text_run, exported_photo_run, tmp_path, ca
     assert np.abs(theirs - ours.numpy()).max() < 1e-5
     with pytest.raises(ValueError, match='trust_remote_code'):  # never silently BERT's [CLS] model with a random pooler
         transformers.AutoModelForSequenceClassification.from_pretrained(str(folder))
+    rc, out, err = run(capsys, 'export', run_dir, '--format', 'transformers')  # again: the earlier export is replaced
+    assert rc == 0, err
+    assert (folder/'modeling_ftbook.py').is_file() and not list(tmp_path.glob('run/.transformers*'))
+    from ftbook.deploy import export_transformers
+    from ftbook.recipe import UsageError
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'notes.txt').write_text('keep me')
+    with pytest.raises(UsageError, match='not an earlier Transformers export'): export_transformers(run_dir, mine)
+    assert [p.name for p in mine.iterdir()] == ['notes.txt']
     photo = tmp_path/'photo-run'
     shutil.copytree(exported_photo_run['dir'], photo)
     rc, out, err = run(capsys, 'export', photo, '--format', 'transformers')
