@@ -577,29 +577,25 @@ def is_text_input(path) -> bool:
                                  for p in path.iterdir())
 
 # %% ../nbs/11_text.ipynb #t10finetunetext2
-def worst_sentences(checkpoint, folder, seed: int = 0, valid_pct: float = 0.2, k: int = 10) -> list:
-    "The validation sentences the run's model got most confidently wrong: (text, true class, predicted, probability)."
-    from ftbook.recipe import list_inputs, predict_inputs, split_inputs
+def worst_sentences(checkpoint, valid: tuple, classes: list, k: int = 10) -> list:
+    "The sentences of `valid` (paths, labels) the run's model got most confidently wrong: (text, true class, predicted, probability)."
+    from ftbook.recipe import predict_inputs
     from ftbook.metrics import most_confident_mistakes
     pretrained, head, meta = TextModel.load(checkpoint)
-    splits, classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
-    paths, labels = split_inputs(splits, classes, valid_pct, seed)['valid']
+    paths, labels = valid
     probs, _, a = predict_inputs(pretrained, head, paths, labels, workers=0)
     idx = most_confident_mistakes(probs.numpy(), a.y.numpy(), k)
     return [(pretrained.read(paths[a.kept[i]]), classes[int(a.y[i])], classes[int(probs[i].argmax())], float(probs[i].max())) for i in idx]
 
-def tfidf_valid_accuracy(folder, valid_pct: float = 0.2, seed: int = 0) -> float:
-    "Validation accuracy of TF-IDF + logistic regression on the run's own split of a labelled folder: the baseline without pretraining."
-    from ftbook.recipe import list_inputs, split_inputs
-    splits, classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
-    s = split_inputs(splits, classes, valid_pct, seed)
+def tfidf_valid_accuracy(files: dict) -> float:
+    "Validation accuracy of TF-IDF + logistic regression on the run's own split `files` (paths, labels): the baseline without pretraining."
     read = lambda paths: [Path(p).read_text(encoding='utf-8') for p in paths]
-    model = fit_tfidf(read(s['train'][0]), s['train'][1])
-    return float((model.predict(read(s['valid'][0])) == np.asarray(s['valid'][1])).mean())
+    model = fit_tfidf(read(files['train'][0]), files['train'][1])
+    return float((model.predict(read(files['valid'][0])) == np.asarray(files['valid'][1])).mean())
 
 def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, valid_pct: float = 0.2, force: bool = False, **kw):
     "The recipe on a labelled CSV/TSV (or a folder of train/valid/test files): the same run folder as for photos, plus the sentences."
-    from ftbook.recipe import finetune_folder
+    from ftbook.recipe import finetune_folder, list_inputs, split_inputs
     import tempfile
     splits, counts = text_splits(path)
     train = splits.get('train', splits.get('all'))
@@ -614,8 +610,10 @@ def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, va
         max_len = max_len or min(MAX_TOKENS, max(16, longest))  # 16: the least --size takes
         run = finetune_folder(folder, out, 'minilm', 'auto', max_len, seed=seed, valid_pct=valid_pct, force=force, **kw)
         n_long = sum(n > max_len for ns in lengths.values() for n in ns)
-        worst = worst_sentences(run.paths['model'], folder, seed, valid_pct)
-        tfidf = tfidf_valid_accuracy(folder, valid_pct, seed)
+        found, folder_classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
+        files = split_inputs(found, folder_classes, valid_pct, seed)  # the run's own split, read once for both
+        worst = worst_sentences(run.paths['model'], files['valid'], folder_classes)
+        tfidf = tfidf_valid_accuracy(files)
     note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf)
     kept = run.metrics['valid']['accuracy']
     baseline = (f"TF-IDF + logistic regression on the same split: {tfidf:.1%} validation accuracy, against the model's {kept:.1%}"
