@@ -6,80 +6,55 @@ Docs: https://ftbook.github.io/ftbook/cli.html.md"""
 
 # %% ../nbs/10_cli.ipynb #3fe67992
 from __future__ import annotations
-import argparse, json, sys
+import argparse, functools, json, sys
+from dataclasses import fields
 from pathlib import Path
 
 from .data import FtbookError, cifar10_task, get_scale, load_image_folder, select_classes, transfer_split
-from .finetune import STRATEGIES
-from .models import CheckpointError, read_checkpoint, save_checkpoint
-from .recipe import (CIFAR8, OPTION_RANGES, UsageError, check_option, demo, evaluate_folder, finetune_cifar8,
-                           finetune_folder, predict_files, prepare_out)
+from .models import save_checkpoint
+from .recipe import (FinetuneOptions, UsageError, check_option, checked_field, demo, evaluate_folder, finetune,
+                           modality_for, predict_files, prepare_out)
+from .text import evaluate_texts, predict_texts
 from .train import pretrain_recipe, pretrain_supervised
 
 # %% auto #0
-__all__ = ['finetune', 'evaluate', 'predict_images', 'pretrain', 'export', 'serve', 'main']
-
-# %% ../nbs/10_cli.ipynb #f70dcefa
-import ftbook.text  # registers the text modality with the recipe (transformers is imported only when text is used)
+__all__ = ['flag_message', 'evaluate', 'predict', 'pretrain', 'export', 'serve', 'main']
 
 # %% ../nbs/10_cli.ipynb #4f82e554
-def finetune(folder, out='ftbook-run', size: int = None, backbone: str = 'auto', weights: str = 'auto',
-             strategy: str = 'auto', epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0,
-             valid_pct: float = 0.2, force: bool = False, workers: int = None, unfreeze: str = 'auto',
-             unfreeze_epochs: int = 4, budget: float = 180.0) -> dict:
-    "Fine-tune on a folder (EfficientNet-Lite0 from ImageNet by default); write model, metrics, figures, report."
-    for name in OPTION_RANGES:
-        if locals()[name] is not None: check_option(name, locals()[name])
-    if ftbook.text.is_text_input(folder):  # a labelled CSV/TSV, or a folder of train/valid/test files: chapter 11
-        return ftbook.text.finetune_text(folder, out, size, seed, valid_pct, force, epochs=epochs, bs=bs, lr=lr,
-                                         workers=workers, unfreeze=unfreeze, unfreeze_epochs=unfreeze_epochs,
-                                         budget=budget).metrics
-    course_model = _is_checkpoint(backbone) and not _is_recipe_checkpoint(backbone)
-    if backbone in CIFAR8 or course_model or strategy == 'from scratch':
-        return finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force)
-    return finetune_folder(folder, out, backbone, weights, size, epochs, bs, lr, seed, valid_pct, force, workers,
-                           unfreeze, unfreeze_epochs, budget).metrics
-
-def _is_text_checkpoint(path) -> bool:
-    try: return read_checkpoint(path)[0].get('kind') == 'text'
-    except CheckpointError: return False
-
-def _is_checkpoint(backbone: str) -> bool:
-    return Path(backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(backbone).exists()
-
-def _is_recipe_checkpoint(path) -> bool:
-    "A checkpoint `finetune_folder` can start from: a timm model, or one a registered modality wrote."
-    try: meta = read_checkpoint(path)[0]
-    except CheckpointError: return False
-    return 'kind' in meta or str((meta.get('config') or {}).get('arch', '')).startswith('timm.')
+def flag_message(e: Exception) -> str:
+    "An error's message in the command line's words: the parameter it names as its flag, `force=True` as `--force`."
+    msg, opt = str(e).replace('force=True', '--force'), getattr(e, 'option', None)
+    if opt and msg.startswith(f"{opt} "): msg = f"--{opt.replace('_', '-')}{msg[len(opt):]}"
+    return msg
 
 # %% ../nbs/10_cli.ipynb #46a00f92
 def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
     "Print the accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder."
-    text_file = Path(folder).is_file() and _is_text_checkpoint(checkpoint)
-    m = ftbook.text.evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
+    noun = modality_for(str(checkpoint)).noun  # images, texts
+    text_file = Path(folder).is_file() and noun == 'texts'  # a labelled CSV/TSV rather than a folder
+    m = evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
     if as_json: print(json.dumps(m, indent=1)); return m
-    print(f"{m['n']} images, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
-          f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{'images':>8}")
+    print(f"{m['n']} {noun}, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
+          f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{noun:>8}")
     for c, v in m['per_class'].items():
         print(f"{c:<20}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['f1']:>8.3f}{v['support']:>8}")
     return m
 
 # %% ../nbs/10_cli.ipynb #0503628a
 def _predict_line(r: dict) -> str:
-    if 'error' in r: return f"{r['image']}: skipped, {r['error']}"
+    if 'error' in r: return f"{r['input']}: skipped, {r['error']}"
     flag = f", unlike the training images (score {r['ood_score']:.2f})" if r.get('unlike_training') else ''
-    return f"{r['image']}: {r['prediction']} ({r['probability']:.1%}){flag}"
+    return f"{r['input']}: {r['prediction']} ({r['probability']:.1%}){flag}"
 
-def predict_images(checkpoint, images, as_json: bool = False) -> list:
-    "Print the predicted class, its probability and an unlike-the-training-images flag for each file."
-    if _is_text_checkpoint(checkpoint):  # sentences, or files of sentences (one a line)
-        rows = ftbook.text.predict_texts(checkpoint, list(images))
-        lines = (f"{r['prediction']} ({r['probability']:.1%}): {r['text']}" for r in rows)
-        print(json.dumps(rows, indent=1) if as_json else '\n'.join(lines))
-        return rows
-    rows = predict_files(checkpoint, list(images))
-    print(json.dumps(rows, indent=1) if as_json else '\n'.join(_predict_line(r) for r in rows))
+def predict(checkpoint, inputs, as_json: bool = False) -> list:
+    "Print the predicted class and its probability for each input (image files, or sentences), and flag the unfamiliar."
+    if modality_for(str(checkpoint)).kind == 'text':  # sentences, or files of sentences (one a line)
+        rows = predict_texts(checkpoint, list(inputs))
+        lines = (f"{r['prediction']} ({r['probability']:.1%}): {r['input']}" for r in rows)
+    else:
+        rows = predict_files(checkpoint, list(inputs))
+        lines = (_predict_line(r) for r in rows)
+    print(json.dumps(rows, indent=1) if as_json else '\n'.join(lines))
     return rows
 
 # %% ../nbs/10_cli.ipynb #ca4368be
@@ -128,44 +103,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 # %% ../nbs/10_cli.ipynb #b649fc08
-def _opt(name: str):
+def _arg_type(check):
+    "argparse's `type=` from one of the library's checks (text -> value): its `UsageError` in the flag's words."
     def parse(text):
-        try: return check_option(name, text)
-        except UsageError as e: raise argparse.ArgumentTypeError(str(e)) from None
+        try: return check(text)
+        except UsageError as e: raise argparse.ArgumentTypeError(flag_message(e)) from None
     return parse
+
+def _opt(name: str): return _arg_type(functools.partial(check_option, name))
 
 # %% ../nbs/10_cli.ipynb #cd4cb6ec
 def _finetune_parser(sub):
-    "The `finetune` sub-command and its options."
-    f = sub.add_parser('finetune', help='fine-tune on your own image folder', description=finetune.__doc__)
-    f.add_argument('folder', help='root/<class>/*.jpg, or root/<train|valid|test>/<class>/*')
+    "The `finetune` sub-command: its flags generated from the fields of `FinetuneOptions`, defaults and help included."
+    f = sub.add_parser('finetune', help='fine-tune on your own image folder or labelled sentences', description=finetune.__doc__)
+    f.add_argument('folder', help='root/<class>/*.jpg, root/<train|valid|test>/<class>/*, or a labelled CSV/TSV of sentences')
     f.add_argument('--out', default='ftbook-run', help='output folder (default: %(default)s)')
-    f.add_argument('--backbone', default='auto', help="auto (EfficientNet-Lite0, ImageNet weights, offline), cifar8 "
-                   "(the course's 32-px backbone), a timm model name, or a checkpoint path (default: %(default)s)")
-    f.add_argument('--weights', default='auto', choices=['auto', 'imagenet', 'none'],
-                   help='pretrained weights for a timm backbone (default: %(default)s)')
-    f.add_argument('--size', type=_opt('size'), default=None,
-                   help="image size in pixels (default: the backbone's own: 224 for EfficientNet-Lite0, 32 for cifar8)")
-    f.add_argument('--strategy', default='auto', choices=['auto', *STRATEGIES],
-                   type=lambda s: s.replace('-', ' ').replace('_', ' '),
-                   help="with --backbone cifar8: auto, the strategy chapter 06's table recommends for the labels per "
-                   "class, or one of chapter 06's strategies; hyphens for spaces work too (default: %(default)s)")
-    f.add_argument('--epochs', type=_opt('epochs'), default=12,
-                   help='epochs of the head (cifar8: of the strategy) (default: %(default)s)')
-    f.add_argument('--bs', type=_opt('bs'), default=32, help='batch size (default: %(default)s)')
-    f.add_argument('--lr', type=_opt('lr'), default=None, help="peak learning rate (default: chosen by a learning-rate "
-                   "finder for the head; cifar8: by chapter 06's grid on a held-out fifth of the training images)")
-    f.add_argument('--valid-pct', type=_opt('valid_pct'), default=0.2,
-                   help='validation share when the folder has no valid split (default: %(default)s)')
-    f.add_argument('--workers', type=_opt('workers'), default=None,
-                   help='decoding processes (default: none on 2 cores, a quarter of the cores above)')
-    f.add_argument('--unfreeze', default='auto', choices=['auto', 'yes', 'no'],
-                   help='train the last blocks with the head: auto runs it when its measured cost fits --budget '
-                   '(default: %(default)s)')
-    f.add_argument('--unfreeze-epochs', type=_opt('unfreeze_epochs'), default=4,
-                   help='epochs of the unfrozen phase (default: %(default)s)')
-    f.add_argument('--budget', type=_opt('budget'), default=180.0,
-                   help='seconds the unfrozen phase may take with --unfreeze auto (default: %(default)s)')
+    for field in fields(FinetuneOptions):
+        flag, help, choices = f"--{field.name.replace('_', '-')}", field.metadata['help'], field.metadata['choices']
+        if field.type == 'bool': f.add_argument(flag, action='store_true', help=help); continue
+        metavar = '{' + ','.join(c.replace(' ', '-') for c in choices) + '}' if choices else None
+        f.add_argument(flag, type=_arg_type(functools.partial(checked_field, field)), default=field.default, metavar=metavar,
+                       help=help if field.default is None else f"{help} (default: %(default)s)")
     return f
 
 # %% ../nbs/10_cli.ipynb #f92680c7
@@ -177,14 +135,23 @@ def _parser() -> argparse.ArgumentParser:
     f = _finetune_parser(sub)
     e = sub.add_parser('evaluate', help='metrics of a checkpoint on a folder', description=evaluate.__doc__)
     e.add_argument('checkpoint'); e.add_argument('folder')
-    r = sub.add_parser('predict', help='predict the class of image files (or sentences)',
-                       description=predict_images.__doc__)
-    r.add_argument('checkpoint'); r.add_argument('images', nargs='+')
+    r = sub.add_parser('predict', help='predict the class of image files (or sentences)', description=predict.__doc__)
+    r.add_argument('checkpoint'); r.add_argument('inputs', nargs='+', help='image files, sentences, or files of sentences (one a line)')
     t = sub.add_parser('pretrain', help="chapter 05's recipe on CIFAR-10 (or a folder)", description=pretrain.__doc__)
     t.add_argument('--folder', default=None, help='pretrain on this image folder instead of CIFAR-10')
     t.add_argument('--out', default='ftbook-pretrain'); t.add_argument('--scale', choices=['cpu', 'full'], default=None)
     t.add_argument('--epochs', type=_opt('epochs'), default=None)
     t.add_argument('--size', type=_opt('size'), default=32)
+    _deploy_parsers(sub)
+    for q in (d, t): q.add_argument('--force', action='store_true', help='write into --out even if it holds files')
+    for q in (d, t):
+        q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
+    for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
+    return p
+
+# %% ../nbs/10_cli.ipynb #c10deployparsers
+def _deploy_parsers(sub):
+    "The `export` and `serve` sub-commands (chapter 12)."
     x = sub.add_parser('export', help="a run's model to ONNX, checked against PyTorch (chapter 12)",
                        description="Export a run's model to RUN/model.onnx with preprocessing.json, check it against PyTorch on "
                        "the run's validation inputs, and time both; all of it in RUN/export.json.")
@@ -198,11 +165,6 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument('run', help='the --out folder of `ftbook finetune` (exported with `ftbook export` to serve with onnxruntime)')
     v.add_argument('--host', default='127.0.0.1', help='address to listen on; the default answers this machine only (default: %(default)s)')
     v.add_argument('--port', type=int, default=8000, help='port (default: %(default)s)')
-    for q in (d, f, t): q.add_argument('--force', action='store_true', help='write into --out even if it holds files')
-    for q in (d, f, t):
-        q.add_argument('--seed', type=_opt('seed'), default=0, help='random seed (default: %(default)s)')
-    for q in (e, r): q.add_argument('--json', action='store_true', help='print JSON instead of a table')
-    return p
 
 # %% ../nbs/10_cli.ipynb #03c6ca8c
 def main(argv=None) -> int:
@@ -212,15 +174,14 @@ def main(argv=None) -> int:
     try:
         if a.command == 'demo': demo(a.out, a.force, a.seed)
         elif a.command == 'finetune':
-            finetune(a.folder, a.out, a.size, a.backbone, a.weights, a.strategy, a.epochs, a.bs, a.lr, a.seed,
-                     a.valid_pct, a.force, a.workers, a.unfreeze, a.unfreeze_epochs, a.budget)
+            finetune(a.folder, a.out, FinetuneOptions(**{f.name: getattr(a, f.name) for f in fields(FinetuneOptions)}))
         elif a.command == 'evaluate': evaluate(a.checkpoint, a.folder, a.json)
-        elif a.command == 'predict': predict_images(a.checkpoint, a.images, a.json)
+        elif a.command == 'predict': predict(a.checkpoint, a.inputs, a.json)
         elif a.command == 'pretrain': pretrain(a.out, a.folder, a.scale, a.epochs, a.size, a.seed, a.force)
         elif a.command == 'export': export(a.run, a.inputs, a.int8, a.format)
         elif a.command == 'serve': serve(a.run, a.host, a.port)
     except FtbookError as e:  # every error ftbook raises on purpose (chapter 01): one line, exit 2
-        print(f"ftbook {a.command}: error: {e}", file=sys.stderr)
+        print(f"ftbook {a.command}: error: {flag_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"ftbook {a.command}: {str(e) or 'interrupted.'}", file=sys.stderr)

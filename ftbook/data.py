@@ -28,10 +28,11 @@ __all__ = ['SCALES', 'PINNED_NUMERICS', 'CIFAR10_CLASSES', 'CIFAR10_ZIP', 'CIFAR
            'show_images', 'show_class_grid', 'default_device', 'get_scale', 'NumericsWarning', 'unpinned_numerics',
            'warn_if_unpinned', 'set_seed', 'FtbookError', 'DataError', 'data_dir', 'atomic_write', 'sha256_file',
            'load_cifar10', 'to_rgb', 'BadImage', 'read_image', 'find_splits', 'Dropped', 'FolderData',
-           'resize_center_crop', 'load_image_folder', 'make_messy_folder', 'stratified_split', 'select_classes',
-           'sample_per_class', 'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task',
-           'plot_class_balance', 'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'cpu_vendor',
-           'numerics_reference', 'numerics_fingerprint', 'json_from_fresh_process', 'fingerprint_in_process',
+           'resize_center_crop', 'class_folders', 'class_files', 'load_image_folder', 'make_messy_folder',
+           'stratified_split', 'check_two_per_class', 'validation_split', 'select_classes', 'sample_per_class',
+           'transfer_split', 'TransferTask', 'digits_task', 'cifar10_task', 'course_task', 'plot_class_balance',
+           'channel_stats', 'photo_transforms', 'random_crop_flip', 'Batches', 'cpu_vendor', 'numerics_reference',
+           'torch_threads', 'numerics_fingerprint', 'json_from_fresh_process', 'fingerprint_in_process',
            'fingerprint_differences']
 
 # %% ../nbs/01_data.ipynb #bd3d0f3d
@@ -322,33 +323,47 @@ def resize_center_crop(im: Image.Image, size: int) -> np.ndarray:
     w, h = im.size; l, t = (w - size) // 2, (h - size) // 2
     return np.array(im.crop((l, t, l + size, t + size)))
 
+# %% ../nbs/01_data.ipynb #d01walk
+def class_folders(root, split_names: dict = None, noun: str = 'images') -> tuple:
+    "({split: folder}, classes) of `root/<class>/*` or `root/<split>/<class>/*`; one clear `DataError` if it is neither."
+    root = Path(root)
+    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*")
+    split_dirs = find_splits(root, split_names) or {'all': root}
+    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
+    if not classes:
+        raise DataError(f"{root} holds no class folders. Put the {noun} of each class in its own folder: {root}/<class>/")
+    if len(classes) == 1:
+        raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two.")
+    for d in split_dirs.values():
+        extra = sorted(p.name for p in d.iterdir() if p.is_dir() and p.name not in classes and not p.name.startswith('.'))
+        if extra: raise DataError(f"{d} has class folders {extra} that the training folder lacks. "
+                                  "Make the class folders of every split match.")
+    return split_dirs, classes
+
+def class_files(split_dirs: dict, classes: list):
+    "(split, class index, file) for each file under each class folder, recursively and sorted: the one folder walk."
+    for split, d in split_dirs.items():
+        for ci, c in enumerate(classes):
+            if (d/c).is_dir(): yield from ((split, ci, f) for f in sorted(p for p in (d/c).rglob('*') if p.is_file()))
+
 # %% ../nbs/01_data.ipynb #64a27bc6
 def load_image_folder(root, size: int = 32, split_names: dict = None, min_side: int = 8,
                       max_pixels: int = MAX_PIXELS) -> FolderData:
     "Load `root/<class>/*` or `root/<split>/<class>/*` as `size x size` RGB images, dropping unusable files."
     root = Path(root)
-    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*.jpg")
-    split_dirs = find_splits(root, split_names) or {'all': root}
-    classes = sorted(p.name for p in split_dirs.get('train', root).iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not classes: raise DataError(f"{root} holds no class folders. Put the images of each class in its own folder: {root}/<class>/*.jpg")
-    if len(classes) == 1:
-        raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two: {root}/<class>/*.jpg")
-    dropped, seen, splits = [], {}, {}
-    for split, d in split_dirs.items():
-        xs, ys = [], []
-        for ci, c in enumerate(classes):
-            for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
-                rel = str(f.relative_to(root))
-                if f.name.startswith('.'): dropped.append(Dropped(rel, 'hidden file')); continue
-                try: im = read_image(f, max_pixels=max_pixels, min_side=min_side)
-                except BadImage as e: dropped.append(Dropped(rel, str(e))); continue
-                digest = sha256_file(f)
-                if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
-                seen[digest] = rel
-                xs.append(resize_center_crop(im, size)); ys.append(ci)
-        extra = sorted(p.name for p in d.iterdir() if p.is_dir() and p.name not in classes and not p.name.startswith('.'))
-        if extra: raise DataError(f"{d} has class folders {extra} that the training folder lacks. Make the class folders of every split match.")
-        if xs: splits[split] = ImageSet(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), torch.tensor(ys), list(classes))
+    split_dirs, classes = class_folders(root, split_names)
+    dropped, seen, found = [], {}, {s: ([], []) for s in split_dirs}
+    for split, ci, f in class_files(split_dirs, classes):
+        rel = str(f.relative_to(root))
+        if f.name.startswith('.'): dropped.append(Dropped(rel, 'hidden file')); continue
+        try: im = read_image(f, max_pixels=max_pixels, min_side=min_side)
+        except BadImage as e: dropped.append(Dropped(rel, str(e))); continue
+        digest = sha256_file(f)
+        if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
+        seen[digest] = rel
+        found[split][0].append(resize_center_crop(im, size)); found[split][1].append(ci)
+    splits = {s: ImageSet(torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous(), torch.tensor(ys), list(classes))
+              for s, (xs, ys) in found.items() if xs}
     data = FolderData(root, splits, dropped)
     if not splits: raise DataError(f"{root} has class folders but no usable images.\n{data.report()}")
     return data
@@ -382,6 +397,19 @@ def stratified_split(y, valid_pct: float = 0.2, seed: int = 42):
     idx = np.arange(len(y))
     tr, va = train_test_split(idx, test_size=valid_pct, stratify=np.asarray(y), random_state=seed)
     return torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(va))
+
+# %% ../nbs/01_data.ipynb #d01split2
+def check_two_per_class(counts: dict, where=None):
+    "One clear `DataError` when a class of {class: examples} has fewer than 2: each needs one to train, one to validate."
+    few = [c for c, n in counts.items() if n < 2]
+    if few: raise DataError((f"{where}: " if where else '') + ', '.join(f"class {c!r}" for c in few)
+                            + f" {'has' if len(few) == 1 else 'have'} fewer than 2 usable examples; each class needs at "
+                            "least 2 (one to train, one to validate).")
+
+def validation_split(y, valid_pct: float = 0.2, seed: int = 0):
+    "`stratified_split` with at least as many validation examples as classes (fewer, it refuses): every recipe's split."
+    n_classes = len(np.unique(np.asarray(y)))
+    return stratified_split(y, max(valid_pct, n_classes / len(y)), seed)
 
 # %% ../nbs/01_data.ipynb #e1000def
 CIFAR10_TARGET = ['cat', 'dog']
@@ -533,25 +561,32 @@ def _digest(*ts) -> str:
     for t in ts: h.update(t.detach().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
+# %% ../nbs/01_data.ipynb #d01threads
+class torch_threads:
+    "Context manager: torch's intra-op threads set to `n` inside the block, restored after it (even on an error)."
+    def __init__(self, n: int): self.n = n
+    def __enter__(self): self.old = torch.get_num_threads(); torch.set_num_threads(self.n)
+    def __exit__(self, *exc): torch.set_num_threads(self.old)
+
+# %% ../nbs/01_data.ipynb #n01fing0-2
 def numerics_fingerprint(threads: int = 2, steps: int = 20) -> dict:
     "Hashes of a matrix product, a convolution and its gradient, elementwise functions and a short training, computed here."
-    old = torch.get_num_threads(); torch.set_num_threads(threads)
-    g = torch.Generator().manual_seed(0)
-    a, b, z = torch.randn(300, 517, generator=g), torch.randn(517, 211, generator=g), torch.randn(10_000, generator=g)
-    m, n = torch.randn(64, 64, generator=g), torch.randn(64, 10, generator=g)  # m.T @ n: a layer's weight gradient
-    x, y = torch.randn(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g)
-    w = torch.randn(32, 3, 3, 3, generator=g, requires_grad=True)
-    conv = F.conv2d(x, w, padding=1); conv.square().sum().backward()
-    out = {'matrix product': _digest(a @ b, m.T @ n), 'convolution': _digest(conv), 'convolution gradient': _digest(w.grad),
-           'elementwise': _digest(z.exp(), z.tanh(), z.softmax(0), z.sigmoid())}
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, 2, 1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
-                              torch.nn.Conv2d(32, 64, 3, 2, 1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
-                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
-    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    for _ in range(steps):
-        opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()
-    torch.set_num_threads(old)
+    with torch_threads(threads):
+        g = torch.Generator().manual_seed(0)
+        a, b, z = torch.randn(300, 517, generator=g), torch.randn(517, 211, generator=g), torch.randn(10_000, generator=g)
+        m, n = torch.randn(64, 64, generator=g), torch.randn(64, 10, generator=g)  # m.T @ n: a layer's weight gradient
+        x, y = torch.randn(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g)
+        w = torch.randn(32, 3, 3, 3, generator=g, requires_grad=True)
+        conv = F.conv2d(x, w, padding=1); conv.square().sum().backward()
+        out = {'matrix product': _digest(a @ b, m.T @ n), 'convolution': _digest(conv), 'convolution gradient': _digest(w.grad),
+               'elementwise': _digest(z.exp(), z.tanh(), z.softmax(0), z.sigmoid())}
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 3, 2, 1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+                                  torch.nn.Conv2d(32, 64, 3, 2, 1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(),
+                                  torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+        for _ in range(steps):
+            opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()
     return out | {'training': _digest(*net.state_dict().values())}
 
 def json_from_fresh_process(code: str, env: dict = None, timeout: float = None):
@@ -562,6 +597,7 @@ def json_from_fresh_process(code: str, env: dict = None, timeout: float = None):
                          timeout=timeout).stdout
     return json.loads(out.strip().splitlines()[-1])
 
+# %% ../nbs/01_data.ipynb #n01fing0-3
 def fingerprint_in_process(env: dict = None, threads: int = 2) -> dict:
     "`numerics_fingerprint` from a fresh Python process whose environment is this one's with `env` applied (None removes)."
     import inspect

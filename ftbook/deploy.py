@@ -130,6 +130,7 @@ def feed(session, x: tuple) -> dict:
     "A batch of tensors (as `export_batch` gives it) as the input feed of an onnxruntime `session`."
     return {i.name: v.numpy() for i, v in zip(session.get_inputs(), x)}
 
+# %% ../nbs/12_deploy.ipynb #d12export-2
 def ort_session(path, threads: int = 2):
     "An onnxruntime CPU session of `path` on `threads` threads."
     import onnxruntime as ort
@@ -155,6 +156,7 @@ def validation_inputs(run, pretrained: Pretrained, n: int = 32, data=None) -> li
     "Up to `n` inputs of the run's validation split (from `data`, default: what the run was trained on), preprocessed."
     return run_split(run, pretrained, 'valid', n, data)[0]
 
+# %% ../nbs/12_deploy.ipynb #d12check-2
 def compare_backends(pretrained: Pretrained, session, items: list, batch_sizes=(1, 3, 7)) -> dict:
     "Largest |logit difference|, agreement of predictions and largest |feature difference|, onnxruntime against PyTorch."
     worst, worst_f, agree, n = 0.0, 0.0, 0, 0
@@ -227,6 +229,7 @@ def session_accuracy(pretrained: Pretrained, session, items: list, labels: list)
     "Accuracy of an onnxruntime session on preprocessed `items` with their `labels`."
     return float((session_predictions(pretrained, session, items) == np.array(labels)).mean())
 
+# %% ../nbs/12_deploy.ipynb #d12int8-2
 def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_sizes=(1, 16), repeat: int = 5) -> dict:
     "{name: {batch size: seconds per batch}} for each onnxruntime session of `sessions`, as `time_backends` times them."
     return {name: {bs: seconds_per_batch(pretrained, lambda x, s=s: s.run(None, feed(s, x)), items, bs, max(batch_sizes), repeat)
@@ -273,6 +276,7 @@ def export_summary(rec: dict) -> list:
                      f"{s['float32'][16] / s['int8'][16]:.2f}x at batch 16")
     return lines
 
+# %% ../nbs/12_deploy.ipynb #d12cmd-2
 def add_to_report(run: Path, rec: dict):
     "Replace (or add) the Export section of the run's report.md with `export_summary`, keeping every other section."
     path = Path(run)/'report.md'
@@ -282,6 +286,7 @@ def add_to_report(run: Path, rec: dict):
     section = '\n\n## Export\n\n' + '\n'.join(f'- {l}' for l in export_summary(rec)) + '\n'
     atomic_write(path, lambda t: t.write_text(before.rstrip('\n') + section + after))
 
+# %% ../nbs/12_deploy.ipynb #d12cmd-3
 def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False) -> dict:
     "Export a run's model to `run`/model.onnx, check it against PyTorch on its validation inputs, time both: export.json."
     require_onnx()
@@ -305,7 +310,6 @@ def export_run(run, data=None, n: int = 32, threads: int = 2, int8: bool = False
         raise UsageError(f"{path} differs from the PyTorch model (largest |logit difference| {rec['check']['max_abs_diff']:.2e}, "
                          f"agreement {rec['check']['agreement']:.1%}): it is kept for inspection, and not served.")
     return rec
-
 
 # %% ../nbs/12_deploy.ipynb #d12hfcls
 MODELING_FILE = '''"""ftbook's text classifier (all-MiniLM-L6-v2 fine-tuned, mean pooling, a linear layer) as a Transformers model."""
@@ -351,6 +355,7 @@ def transformers_config(pretrained: TextModel, classes: list) -> dict:
     return dict(c, model_type='ftbook_mean_pooled_bert', architectures=['MeanPooledBertForSequenceClassification'],
                 auto_map=_HF_CLASSES, id2label={str(i): n for i, n in enumerate(classes)}, label2id={n: i for i, n in enumerate(classes)})
 
+# %% ../nbs/12_deploy.ipynb #d12hffn-2
 def export_transformers(run, out=None) -> Path:
     "Write a text run's model as a Transformers folder (default RUN/transformers): config, weights, tokenizer, modeling file."
     pretrained, head, meta = load_run(run)
@@ -396,6 +401,7 @@ def run_card(run) -> dict:
                 data=Path(m['data']).name if m.get('data') else None, split=split, accuracy=acc['accuracy'],
                 ci95=acc['ci95'], n=acc['n'])
 
+# %% ../nbs/12_deploy.ipynb #d12predictor-2
 class Predictor:
     "A run ready to answer one input at a time: its modality preprocesses; onnxruntime runs a current, checked export, else PyTorch."
     def __init__(self, run, threads: int = 2):
@@ -426,7 +432,6 @@ class Predictor:
             out.update(ood_score=round(s, 4), unlike_training=bool(s > self.threshold))
         return out
 
-
 # %% ../nbs/12_deploy.ipynb #d12app
 class RequestError(FtbookError):
     "A request the server cannot answer; `status` is its HTTP code (4xx), the message says what to send instead."
@@ -444,6 +449,7 @@ async def read_body(request, limit: int) -> bytes:
     if not body: raise RequestError(400, "the request has no body: send a photo (multipart, field 'file') or JSON {\"text\": ...}")
     return bytes(body)
 
+# %% ../nbs/12_deploy.ipynb #d12app-2
 async def request_input(request, kind: str):
     "The decoded input of a /predict request: a photo from a multipart upload, or a sentence from JSON."
     from starlette.formparsers import MultiPartParser
@@ -464,6 +470,7 @@ async def request_input(request, kind: str):
         return await upload.read()
     finally: await form.close()
 
+# %% ../nbs/12_deploy.ipynb #d12app-3
 def make_app(predictor: Predictor):
     "A FastAPI app over `predictor`: the page at /, POST /predict, GET /health and GET /card."
     try:
@@ -493,7 +500,6 @@ def make_app(predictor: Predictor):
     app.add_route('/predict', predict, methods=['POST'])
     return app
 
-
 # %% ../nbs/12_deploy.ipynb #d12page
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ftbook: {title}</title>
 <style>body{{font:16px system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}}
@@ -520,6 +526,7 @@ const ask = body => fetch('predict', body).then(r => r.json()).then(show, e => s
 {script}
 </script></body></html>"""
 
+# %% ../nbs/12_deploy.ipynb #d12page-2
 _FORMS = {
     'image': ('<div id="drop"><p>Drop a photo here, or choose one:</p><input type="file" id="file" accept="image/*"></div>',
               """const send = f => { if (!f) return; last = f.name; const d = new FormData(); d.append('file', f); ask({method: 'POST', body: d}); };
@@ -543,6 +550,7 @@ def page_html(predictor: Predictor) -> str:
     return _PAGE.format(title=html.escape(predictor.run.name), card=html.escape(card), form=form,
                         script=script, noun=noun)
 
+# %% ../nbs/12_deploy.ipynb #d12page-3
 def serve(run, host: str = '127.0.0.1', port: int = 8000, threads: int = 2):
     "Serve a run's page and API with uvicorn on `host`:`port` (loopback unless told otherwise) until interrupted."
     import uvicorn
@@ -550,7 +558,6 @@ def serve(run, host: str = '127.0.0.1', port: int = 8000, threads: int = 2):
     print(f"serving {predictor.run} ({predictor.kind}, {predictor.backend}) at http://{host}:{port}/ ; Ctrl-C stops")
     uvicorn.run(make_app(predictor), host=host, port=port, log_level='warning', limit_concurrency=SERVE_LIMITS['waiting'],
                 timeout_keep_alive=5)
-
 
 # %% ../nbs/12_deploy.ipynb #d12load
 def multipart_body(data: bytes, filename: str = 'photo.jpg', field: str = 'file') -> tuple:
@@ -576,6 +583,7 @@ class BackgroundServer:
     def __exit__(self, *exc):
         self.server.should_exit = True; self.thread.join(10); self.sock.close()
 
+# %% ../nbs/12_deploy.ipynb #d12load-2
 def load_test(url: str, body: bytes, content_type: str, clients: int = 8, requests: int = 50, timeout: float = 30) -> dict:
     "`clients` threads each POST `body` to `url` `requests` times, each request with a timeout: errors, p50 and p95."
     import urllib.request
@@ -594,4 +602,3 @@ def load_test(url: str, body: bytes, content_type: str, clients: int = 8, reques
     return dict(requests=clients * requests, errors=len(errors), first_error=errors[0] if errors else None, clients=clients,
                 p50=float(np.median(s)) if len(s) else None, p95=float(np.percentile(s, 95)) if len(s) else None,
                 per_second=len(s) / wall, seconds=s.tolist())
-

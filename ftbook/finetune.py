@@ -19,14 +19,13 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from fastprogress.fastprogress import progress_bar
 
 from .data import (FtbookError, PINNED_NUMERICS, Batches, ImageSet, channel_stats, course_task, data_dir, default_device, get_scale, sample_per_class,
                          select_classes, set_seed, stratified_split, json_from_fresh_process, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, effect_interval, holm_verdicts, verdict
-from .models import SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
-from .train import History, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
+from .models import WeightsUnavailable, SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
+from .train import History, bar, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SMALL_N_VARIANTS',
@@ -35,15 +34,16 @@ __all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COL
            'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'plain_batches', 'frozen_features',
            'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr',
            'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune',
-           'cross_validate', 'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci', 'results_table',
-           'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies', 'study_path', 'packaged_results',
-           'slice_config', 'rerun_differences', 'rerun_tolerance', 'plot_accuracy_vs_n', 'gain_table', 'plot_gains',
-           'body_gradient_norm', 'first_step_gradients', 'run_variant', 'run_extras', 'run_scarce_study', 'run_scarce',
-           'results_path', 'save_results', 'save_finetune_results', 'finetune_results', 'rerun_slice', 'rerun_spread',
-           'package_results', 'finetune_study', 'equivalence_power', 'seeds_for_power', 'scarce_study_path',
-           'pilot_differences', 'scarce_study', 'load_scarce_study', 'scarce_gains', 'chapter_claims', 'format_claims',
-           'plot_verdicts', 'strategy_table', 'format_strategy_table', 'strategies_path', 'strategy_record',
-           'recommended_strategy', 'body_head_splitter', 'BodyHead', 'WeightsUnavailable', 'torchvision_model']
+           'cross_validate', 'grid_search', 'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci',
+           'results_table', 'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies', 'study_path',
+           'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance', 'plot_accuracy_vs_n',
+           'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_variant', 'run_extras',
+           'run_scarce_study', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
+           'finetune_results', 'rerun_slice', 'rerun_spread', 'package_results', 'finetune_study', 'equivalence_power',
+           'seeds_for_power', 'scarce_study_path', 'pilot_differences', 'scarce_study', 'load_scarce_study',
+           'scarce_gains', 'chapter_claims', 'format_claims', 'plot_verdicts', 'strategy_table',
+           'format_strategy_table', 'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter',
+           'BodyHead', 'torchvision_model']
 
 # %% ../nbs/06_finetuning.ipynb #87c2bad5
 def finetune_config(scale: str) -> dict:
@@ -290,19 +290,21 @@ def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: 
     return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
 
 # %% ../nbs/06_finetuning.ipynb #bb6f4ddc
-def _progress(items):
-    "`items` with a progress bar in a terminal, plain otherwise (notebooks, logs, CI), so no bar is saved in a page."
-    return progress_bar(items) if sys.stdout.isatty() else items
+def grid_search(score, grid) -> tuple:
+    "(the value of `grid` whose `score(value)` is highest, {value: score}): the learning-rate search of every recipe."
+    scores = {v: score(v) for v in grid}
+    return max(scores, key=scores.get), scores
 
 def choose_learning_rates(backbone: nn.Module, target_train: ImageSet, cfg: dict, mean, std, n: int = 100, seed: int = 0) -> tuple:
     "Each strategy's learning rate from `cfg['lr_grid']`, chosen on a stratified 80/20 split of `n` labels per class: (chosen, scores)."
     labels = sample_per_class(target_train, n, seed=seed)
     tr, va = stratified_split(labels.y, 0.2, seed=seed)
     chosen, scores = {}, {}
-    for name in _progress(list(STRATEGIES)):
-        scores[name] = {lr: run_finetune(name, backbone, labels.subset(tr), None, cfg['epochs'][n], lr, seed=seed, bs=cfg['bs'], mean=mean,
-                                         std=std, valid=labels.subset(va), cache=True)['valid_acc'] for lr in cfg['lr_grid']}
-        chosen[name] = max(scores[name], key=scores[name].get)
+    for name in bar(list(STRATEGIES)):
+        chosen[name], scores[name] = grid_search(lambda lr: run_finetune(name, backbone, labels.subset(tr), None, cfg['epochs'][n], lr,
+                                                                         seed=seed, bs=cfg['bs'], mean=mean, std=std,
+                                                                         valid=labels.subset(va), cache=True)['valid_acc'],
+                                                 cfg['lr_grid'])
     return chosen, scores
 
 # %% ../nbs/06_finetuning.ipynb #02a6faaf
@@ -368,7 +370,7 @@ def run_strategies(backbone: nn.Module, target_train: ImageSet, target_test: Ima
     "Every strategy at every N and seed of `cfg`, at its `chosen` learning rate, scored on `target_test`: runs without models."
     runs, seeds = [], sorted({s for v in cfg['seeds'].values() for s in v})
     feats = test_features_of(backbone, dict(test=target_test, **(shifted or {})), mean, std)
-    for seed in _progress(seeds):
+    for seed in bar(seeds):
         draws = nested_labels(target_train, cfg['ns'], seed)  # every N drawn, so a seed's draws nest whichever N it runs
         for n in [n for n in sorted(cfg['ns']) if seed in cfg['seeds'][n]]:
             for name in STRATEGIES:
@@ -412,6 +414,7 @@ def rerun_differences(again: list, runs: list, keys=('variant', 'strategy', 'n',
     ref = {key(r): r['accuracy'] for r in runs if 'accuracy' in r}
     return np.array([abs(r['accuracy'] - ref[key(r)]) for r in again if 'accuracy' in r])
 
+# %% ../nbs/06_finetuning.ipynb #p06pack0-2
 def rerun_tolerance(res: dict, n_test: int) -> float:
     "The tolerance of a re-run: the largest difference the package measured across numerics settings, at least 1 image."
     return max([1 / n_test] + [s['largest'] for s in res.get('spread', {}).values()])
@@ -506,7 +509,7 @@ def run_extras(backbone: nn.Module, target_train: ImageSet, target_test: ImageSe
     "The runs the claims need beyond the table: `EXTRA_VARIANTS` and first-step gradients at the largest N, `SMALL_N_VARIANTS` at the smallest."
     lo, n, out = min(cfg['ns']), max(cfg['ns']), []
     rest = (target_test, cfg, chosen, mean, std)
-    for seed in _progress(cfg['seeds'][n]):
+    for seed in bar(cfg['seeds'][n]):
         labels = nested_labels(target_train, [n], seed)[n]
         out += [run_variant(v, backbone, labels, *rest, seed) for v in EXTRA_VARIANTS]
         out.append(dict(variant='first-step gradient', n=n, seed=seed,
@@ -523,7 +526,7 @@ def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: I
     # skip: the (seed, N, draw) triples already run elsewhere (the pilot's in the table)
     lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
     feats = test_features_of(backbone, dict(test=target_test), mean, std)
-    for seed in _progress(seeds):
+    for seed in bar(seeds):
         big = nested_labels(target_train, [hi], seed)[hi]
         for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
             if (seed, n, j) in skip: continue
@@ -606,6 +609,7 @@ def rerun_spread(scale: str = 'cpu') -> dict:
         out[name] = dict(runs=len(d), identical=int((d == 0).sum()), largest=float(d.max()))
     return out
 
+# %% ../nbs/06_finetuning.ipynb #p06pack2-2
 def package_results(res: dict, scale: str = 'cpu') -> Path:
     "Write this chapter's results `res` at `scale` into the package, then measure and add the spread of its slice."
     write = lambda r: study_path(scale).write_bytes(gzip.compress(json.dumps(r, default=float).encode(), mtime=0))
@@ -672,6 +676,7 @@ def scarce_study(scale: str = 'cpu') -> dict:
     scarce_study_path(scale).write_text(json.dumps(record, indent=1) + '\n')
     return record
 
+# %% ../nbs/06_finetuning.ipynb #5c0a0004-1-2
 def load_scarce_study(scale: str = 'cpu') -> dict:
     "The packaged confirmatory study of `scale` (None where `SCARCE_STUDY` designs none); stale or absent: an error."
     if scale not in SCARCE_STUDY: return None
@@ -824,9 +829,6 @@ class BodyHead(nn.Module):
     def forward(self, x): return self.head(self.body(x))
 
 # %% ../nbs/06_finetuning.ipynb #75cbd48a
-class WeightsUnavailable(FtbookError):
-    "Pretrained weights that cannot be found or downloaded; the message says where to put them."
-
 def _home(p) -> str: return str(p).replace(str(Path.home()), '~')
 
 def torchvision_model(name: str = 'resnet18', n_classes: int = 2, weights: str = None, download: bool = True) -> BodyHead:

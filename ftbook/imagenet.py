@@ -14,29 +14,21 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
-from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar
 
 import math, time
 import torch.nn.functional as F
 from .data import FtbookError, BadImage, read_image, set_seed, sha256_file
-from .train import History
-from .finetune import WeightsUnavailable
+from .train import History, bar
+from .models import WeightsUnavailable
 
 # %% auto #0
-__all__ = ['LITE0_CARD', 'bar', 'WeightsError', 'lite0_weights_file', 'read_lite0_state', 'load_by_order', 'efficientnet_lite0',
+__all__ = ['LITE0_CARD', 'WeightsError', 'lite0_weights_file', 'read_lite0_state', 'load_by_order', 'efficientnet_lite0',
            'imagenet_transform', 'imageset_features', 'lr_find_head', 'suggest_lr', 'NonFiniteLoss', 'train_head',
-           'ImageFiles', 'image_loader', 'body_features', 'timm_model', 'model_preprocessing']
+           'InputFiles', 'collate_inputs', 'image_loader', 'body_features', 'timm_model', 'model_preprocessing']
 
 # %% ../nbs/07_imagenet.ipynb #b7823a25
 # timm imports tqdm.auto, which warns (TqdmWarning: IProgress not found) in a kernel without ipywidgets
 warnings.filterwarnings('ignore', message='IProgress not found')
-
-# %% ../nbs/07_imagenet.ipynb #bd10934b
-def bar(items, comment: str):
-    "A progress bar over `items` in a notebook or a terminal; the bare items when the output goes to a file."
-    if not (IN_NOTEBOOK or sys.stdout.isatty()): return items
-    pb = progress_bar(items); pb.comment = comment
-    return pb
 
 # %% ../nbs/07_imagenet.ipynb #3babeb52
 LITE0_CARD = dict(
@@ -158,26 +150,27 @@ def train_head(x, y, vx, vy, n_classes: int, epochs: int, lr: float, bs: int, se
     return head, hist
 
 # %% ../nbs/07_imagenet.ipynb #d70f9fbc
-class ImageFiles(Dataset):
-    "Image files decoded on demand (so memory does not grow with the folder); an unreadable file yields its error, not an image."
-    def __init__(self, paths: list, labels: list, tfm):
-        self.paths, self.labels, self.tfm = [Path(p) for p in paths], list(labels), tfm
+class InputFiles(Dataset):
+    "Files decoded on demand by `read` then `tfm` (memory does not grow with the folder); an unusable one yields its error."
+    def __init__(self, paths: list, labels: list, tfm, read=read_image):
+        self.paths, self.labels, self.tfm, self.read = [Path(p) for p in paths], list(labels), tfm, read
     def __len__(self): return len(self.paths)
     def __getitem__(self, i):
-        try: return self.tfm(read_image(self.paths[i])), self.labels[i], i, ''
-        except (BadImage, OSError) as e: return torch.zeros(0), self.labels[i], i, str(e) or type(e).__name__
+        try: return self.tfm(self.read(self.paths[i])), self.labels[i], i, ''
+        except (FtbookError, OSError) as e: return None, self.labels[i], i, str(e) or type(e).__name__
 
-def _collate(items):
+def collate_inputs(items, stack=torch.stack) -> tuple:
+    "(the readable inputs stacked by `stack`, or None; their labels; their indices; [(index, error)]) of a batch."
     good = [t for t in items if not t[3]]
-    x = torch.stack([t[0] for t in good]) if good else torch.zeros(0)
+    x = stack([t[0] for t in good]) if good else None
     return x, torch.tensor([t[1] for t in good], dtype=torch.long), [t[2] for t in good], [(t[2], t[3]) for t in items if t[3]]
 
-def image_loader(ds: ImageFiles, bs: int = 64, workers: int = None, shuffle: bool = False, seed: int = 0) -> DataLoader:
+def image_loader(ds: InputFiles, bs: int = 64, workers: int = None, shuffle: bool = False, seed: int = 0) -> DataLoader:
     "A DataLoader that decodes `ds` in `workers` parallel processes, in batches of `bs`."
     import os
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
     g = torch.Generator().manual_seed(seed)
-    return DataLoader(ds, bs, shuffle=shuffle, num_workers=workers, collate_fn=_collate, generator=g,
+    return DataLoader(ds, bs, shuffle=shuffle, num_workers=workers, collate_fn=collate_inputs, generator=g,
                       persistent_workers=False, prefetch_factor=2 if workers else None)
 
 # %% ../nbs/07_imagenet.ipynb #5f45604d

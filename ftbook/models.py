@@ -20,8 +20,8 @@ from .data import FtbookError, atomic_write, get_scale, sha256_file
 
 # %% auto #0
 __all__ = ['SHIPPED_BACKBONE', 'SHIPPED_BACKBONES', 'ResBlock', 'ResNet', 'model_from_config', 'CheckpointError',
-           'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'backbone_dir', 'pretrained_backbone',
-           'course_backbone']
+           'WeightsUnavailable', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'backbone_dir',
+           'pretrained_backbone', 'course_backbone']
 
 # %% ../nbs/04_models.ipynb #dcef2d1d
 class ResBlock(nn.Module):
@@ -63,6 +63,9 @@ def model_from_config(config: dict) -> nn.Module:
 # %% ../nbs/04_models.ipynb #aea76cdc
 class CheckpointError(FtbookError):
     "A checkpoint that cannot be used; the message says why and what to do."
+
+class WeightsUnavailable(FtbookError):
+    "Pretrained weights that cannot be found or downloaded; the message says where to put them."
 
 def _ckpt_paths(path) -> tuple:
     p = Path(path)

@@ -1,4 +1,4 @@
-"""`finetune_folder('photos/', out='run1')`: fine-tune a pretrained model on your own folder from Python, the way `ftbook finetune` does, in small steps you can follow and reuse.
+"""`finetune('photos/', out='run1')`: fine-tune a pretrained model on your own folder (or file of labelled sentences) from Python, the way `ftbook finetune` does, in small steps you can follow and reuse.
 
 Docs: https://ftbook.github.io/ftbook/recipe.html.md"""
 
@@ -6,22 +6,25 @@ Docs: https://ftbook.github.io/ftbook/recipe.html.md"""
 
 # %% ../nbs/09_recipe.ipynb #ecbe17cc
 from __future__ import annotations
-import copy, ctypes, hashlib, importlib, json, math, os, platform, time
-from dataclasses import dataclass
+import copy, ctypes, functools, hashlib, importlib, json, math, os, platform, time
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['OPTION_RANGES', 'MODALITIES', 'MODALITY_MODULES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'CIFAR8', 'CIFAR8_SCALE',
-           'DEMO', 'UsageError', 'check_option', 'prepare_out', 'BadInput', 'Pretrained', 'register',
-           'known_modalities', 'modality_for', 'fold_batchnorm', 'body_chunk', 'ImageModel', 'list_inputs',
-           'split_inputs', 'plan_threads', 'InputFiles', 'input_loader', 'resident_bytes', 'HeapTrimmer', 'Activations',
-           'body_activations', 'read_cache', 'write_cache', 'cached_activations', 'pooled_features', 'fit_head',
-           'ood_fit', 'ood_score', 'ood_crossfit_scores', 'ood_threshold', 'train_mode_frozen_bn', 'train_tail',
-           'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations', 'predict_inputs',
-           'torch_threads', 'write_figure', 'worst_figure', 'input_size', 'report_text', 'write_run', 'Run',
-           'finetune_folder', 'evaluate_folder', 'predict_files', 'choose_strategy_lr', 'auto_strategy',
-           'finetune_cifar8', 'lookalike_folder', 'demo_verdicts', 'demo_conclusion', 'demo', 'benchmark',
-           'print_benchmark']
+           'DEMO', 'UsageError', 'check_option', 'check_choice', 'prepare_out', 'BadInput', 'Pretrained', 'register',
+           'known_modalities', 'modality_for', 'labelled_file_modality', 'fold_batchnorm', 'body_chunk', 'ImageModel',
+           'timm_starting_point', 'image_checkpoint', 'list_inputs', 'split_inputs', 'plan_threads', 'input_loader',
+           'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache',
+           'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_crossfit_scores',
+           'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays', 'accuracy_with_ci',
+           'predict_features', 'predict_activations', 'predict_inputs', 'write_figure', 'worst_figure', 'input_size',
+           'report_text', 'write_run', 'Run', 'Fitted', 'FinetuneOptions', 'checked_field', 'finetune_options',
+           'finetune_folder', 'fit_head_and_tail', 'fitted_metrics', 'write_folder_run', 'evaluate_folder',
+           'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'starts_from_course_backbone',
+           'finetune', 'lookalike_folder', 'demo_verdicts', 'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import matplotlib.pyplot as plt
@@ -35,21 +38,24 @@ from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/09_recipe.ipynb #d843267c
 from .data import (FtbookError, BadImage, Batches, DataError, Dropped, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
-                         default_device, digits_task, find_splits, load_image_folder, read_image, resize_center_crop,
-                         sample_per_class, select_classes, set_seed, sha256_file, stratified_split, transfer_split)
-from .finetune import (STRATEGIES, WeightsUnavailable, finetune_config, format_results, new_head,
+                         check_two_per_class, class_files, class_folders, default_device, digits_task, find_splits, load_image_folder, read_image, resize_center_crop,
+                         sample_per_class, select_classes, set_seed, sha256_file, torch_threads, transfer_split, validation_split)
+from .finetune import (STRATEGIES, finetune_config, format_results, grid_search, new_head,
                              recommended_strategy, results_table, run_finetune)
-from .imagenet import (LITE0_CARD, NonFiniteLoss, WeightsError, bar, imagenet_transform, lr_find_head,
+from .imagenet import (LITE0_CARD, InputFiles, NonFiniteLoss, WeightsError, collate_inputs, imagenet_transform, lr_find_head,
                              model_preprocessing, suggest_lr, timm_model, train_head)
 from .metrics import (VERDICTS, binomial_ci, format_verdict, holm_verdicts, most_confident_mistakes,
                             paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes, verdict)
-from .models import (SHIPPED_BACKBONES, CheckpointError, ResNet, load_checkpoint, pretrained_backbone,
+from .models import (SHIPPED_BACKBONES, CheckpointError, WeightsUnavailable, ResNet, load_checkpoint, pretrained_backbone,
                            read_checkpoint, save_checkpoint)
-from .train import History, fit, plot_history, predict
+from .train import History, bar, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
 class UsageError(FtbookError):
-    "A request the user can fix (an option out of range, an output folder in use); one line, no traceback."
+    "A request the user can fix (an option out of range, an output folder in use); one line; `option`: the parameter it names."
+    def __init__(self, message: str, option: str = None):
+        super().__init__(message)
+        self.option = option
 
 # %% ../nbs/09_recipe.ipynb #9cb78e70
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
@@ -60,26 +66,32 @@ OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1
 def check_option(name: str, value):
     "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
     kind, lo, hi = OPTION_RANGES[name]
-    allowed = f"--{name.replace('_', '-')} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
+    allowed = f"{name} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
     try: v = float(value)
-    except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.") from None
+    except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.", name) from None
     if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)):
-        raise UsageError(f"{allowed}, not {value}.")
+        raise UsageError(f"{allowed}, not {value}.", name)
     return kind(v)
+
+def check_choice(name: str, value, choices) -> str:
+    "`value` if it is one of `choices` (hyphens or underscores standing for spaces); else a `UsageError` listing them."
+    v = str(value).replace('-', ' ').replace('_', ' ')
+    if v not in choices: raise UsageError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}.", name)
+    return v
 
 # %% ../nbs/09_recipe.ipynb #890ce036
 def prepare_out(out, force: bool = False) -> Path:
     "Create the output folder `out`; refuse one that holds files unless `force`."
     out = Path(out)
-    if out.exists() and not out.is_dir(): raise UsageError(f"--out {out} is a file, not a folder.")
+    if out.exists() and not out.is_dir(): raise UsageError(f"out {out} is a file, not a folder.", 'out')
     if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out {out} is not empty. Choose another folder, or pass --force to write into it "
-                         "(files of the same name are replaced; nothing else is deleted).")
+        raise UsageError(f"out {out} is not empty. Choose another folder, or pass force=True to write into it "
+                         "(files of the same name are replaced; nothing else is deleted).", 'out')
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out/'.ftbook-write-test'; probe.write_text(''); probe.unlink()
     except OSError as e:
-        raise UsageError(f"--out {out} is not writable ({e.strerror}). Choose a folder you can write to.") from None
+        raise UsageError(f"out {out} is not writable ({e.strerror}). Choose a folder you can write to.", 'out') from None
     return out
 
 # %% ../nbs/09_recipe.ipynb #4f558297
@@ -90,6 +102,7 @@ class BadInput(FtbookError):
 class Pretrained:
     "A pretrained model and its inputs: all the recipe asks of a modality. Subclass, fill in, `register`."
     kind: str = ''                      # the registry's name for the modality: 'image', 'text'
+    noun: str = 'inputs'                # what its inputs are called in messages: 'images', 'texts'
     extensions: frozenset = frozenset() # file suffixes it reads, lower case with the dot
     config: dict                        # JSON-able: kind, arch, n_features, preprocessing, described (one line)
     tail: nn.Module                     # the trainable last part: tail(acts) -> pooled features [B, n_features]
@@ -120,6 +133,14 @@ class Pretrained:
     def handles(cls, backbone: str) -> bool:
         "Whether this modality starts from the `--backbone` named `backbone`."
         return False
+    @classmethod
+    def reads_labelled_file(cls, source) -> bool:
+        "Whether `source` is a labelled file (or a folder of split files) that this modality turns into class folders."
+        return False
+    @classmethod
+    def finetune_file(cls, source, out, options) -> Run:
+        "The recipe on such a `source`, with `options` (a `FinetuneOptions`); `finetune` calls it."
+        raise NotImplementedError
     @classmethod
     def start(cls, backbone: str, weights: str = 'auto', size: int = None) -> Pretrained:
         "The pretrained model `backbone` names, ready to give features (raise `UsageError` naming what to do if not)."
@@ -169,6 +190,10 @@ def modality_for(backbone: str = 'auto', folder=None) -> type:
     for cls in reversed(list(mods.values())):  # the latest registered first; ImageModel (first) is the fallback
         if cls.handles(backbone): return cls
     return mods['image']
+
+def labelled_file_modality(source):
+    "The modality that reads `source` as a labelled file (a CSV of sentences, say), or None for a folder of class folders."
+    return next((c for c in known_modalities().values() if c.reads_labelled_file(source)), None)
 
 # %% ../nbs/09_recipe.ipynb #4644cc20
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -250,85 +275,91 @@ class ImageModel(Pretrained):
     def thumbnail(self, raw): return resize_center_crop(raw, 96)
     @classmethod
     def handles(cls, backbone: str) -> bool: return True  # any timm name, cifar8 or an image checkpoint
-    @classmethod
-    def start(cls, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> ImageModel:
-        "EfficientNet-Lite0 with its packaged ImageNet weights for 'auto', another timm model by name, or a checkpoint."
-        if Path(backbone).suffix in ('.safetensors', '.json') or Path(backbone).exists():
-            self, _, meta = cls.load(backbone)
-            described = f"checkpoint {backbone}"
-        else:
-            name = LITE0_CARD['timm_name'] if backbone in ('auto', 'efficientnet_lite0') else backbone
-            try: model = timm_model(name, 2, None if weights == 'none' else 'imagenet')
-            except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
-            except ValueError as e: raise UsageError(f"--backbone {backbone}: {e}") from None
-            packaged = ' (packaged, offline)' if name == LITE0_CARD['timm_name'] else ''
-            described = f"timm {name} with {'random weights' if weights == 'none' else 'ImageNet weights' + packaged}"
-            self = cls(model, model_preprocessing(model), described)
-        if size: self = cls(self.model, dict(self.prep, size=size), described)
-        self.config['described'] = described
-        return self
-    def save(self, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
-        model = self.model
-        if hasattr(model, 'reset_classifier'):
-            model.reset_classifier(head.out_features); classifier = model.get_classifier()
-        else: model.head = classifier = nn.Linear(head.in_features, head.out_features)
-        classifier.load_state_dict(head.state_dict())
-        model.config = dict(model.config, n_classes=head.out_features)
-        prep = {k: list(v) if isinstance(v, tuple) else v for k, v in self.prep.items()}
-        return save_checkpoint(path, model, dict(meta, kind=self.kind, **prep), extra)
-    @classmethod
-    def load(cls, path) -> tuple:
-        meta, _, extra = read_checkpoint(path)
-        cfg = meta.get('config') or {}
-        arch = str(cfg.get('arch', ''))
-        if arch.startswith('timm.'):
-            import timm
-            model = timm.create_model(arch[5:], pretrained=False, num_classes=cfg['n_classes']); model.config = cfg
-            model, meta = load_checkpoint(path, model)
-        else:
-            try: model, meta = load_checkpoint(path)
-            except ValueError as e: raise CheckpointError(f"{path}: {e}") from None
-        for k in ('classes', 'mean', 'std', 'size'):
-            if k not in meta:
-                raise CheckpointError(f"{path} has no {k!r} in its metadata: it is not a checkpoint written by "
-                                      "`ftbook finetune`.")
-        if len(meta['classes']) != cfg.get('n_classes', len(meta['classes'])):
-            raise CheckpointError(f"{path} lists {len(meta['classes'])} classes but its head has "
-                                  f"{cfg['n_classes']} outputs.")
-        prep = dict(size=meta['size'], crop_pct=meta.get('crop_pct', 1.0), mean=meta['mean'], std=meta['std'])
-        head = copy.deepcopy(model.get_classifier() if hasattr(model, 'get_classifier') else model.head).eval()
-        return cls(model, prep, meta.get('start', f"checkpoint {path}")), head, dict(meta, tensors=extra)
 
+# %% ../nbs/09_recipe.ipynb #b1ac1ac9-2
 def _n_features(model) -> int:
     return getattr(model, 'num_features', None) or getattr(model, 'n_features')
+
+# %% ../nbs/09_recipe.ipynb #r09img2
+@patch(cls_method=True)
+def start(cls: ImageModel, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> ImageModel:
+    "EfficientNet-Lite0 with its packaged ImageNet weights for 'auto', another timm model by name, or a checkpoint."
+    if Path(backbone).suffix in ('.safetensors', '.json') or Path(backbone).exists():
+        self, described = cls.load(backbone)[0], f"checkpoint {backbone}"
+    else:
+        model, described = timm_starting_point(backbone, weights)
+        self = cls(model, model_preprocessing(model), described)
+    if size: self = cls(self.model, dict(self.prep, size=size), described)
+    self.config['described'] = described
+    return self
+
+def timm_starting_point(backbone: str, weights: str = 'auto') -> tuple:
+    "(timm model, one-line description) for 'auto' (EfficientNet-Lite0, packaged) or another timm model by name."
+    name = LITE0_CARD['timm_name'] if backbone in ('auto', 'efficientnet_lite0') else backbone
+    try: model = timm_model(name, 2, None if weights == 'none' else 'imagenet')
+    except (WeightsUnavailable, WeightsError) as e: raise UsageError(str(e)) from None
+    except ValueError as e: raise UsageError(f"backbone {backbone}: {e}", 'backbone') from None
+    packaged = ' (packaged, offline)' if name == LITE0_CARD['timm_name'] else ''
+    return model, f"timm {name} with {'random weights' if weights == 'none' else 'ImageNet weights' + packaged}"
+
+# %% ../nbs/09_recipe.ipynb #r09img3
+@patch
+def save(self: ImageModel, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
+    "The timm (or ResNet) model with `head` as its classifier, `meta` and the preprocessing, as `path`.safetensors."
+    model = self.model
+    if hasattr(model, 'reset_classifier'):
+        model.reset_classifier(head.out_features); classifier = model.get_classifier()
+    else: model.head = classifier = nn.Linear(head.in_features, head.out_features)
+    classifier.load_state_dict(head.state_dict())
+    model.config = dict(model.config, n_classes=head.out_features)
+    prep = {k: list(v) if isinstance(v, tuple) else v for k, v in self.prep.items()}
+    return save_checkpoint(path, model, dict(meta, kind=self.kind, **prep), extra)
+
+@patch(cls_method=True)
+def load(cls: ImageModel, path) -> tuple:
+    "(image model, head, meta with its `tensors`) from a checkpoint `save` (or ftbook's ResNet training) wrote."
+    model, meta = image_checkpoint(path)
+    prep = dict(size=meta['size'], crop_pct=meta.get('crop_pct', 1.0), mean=meta['mean'], std=meta['std'])
+    head = copy.deepcopy(model.get_classifier() if hasattr(model, 'get_classifier') else model.head).eval()
+    return cls(model, prep, meta.get('start', f"checkpoint {path}")), head, meta
+
+# %% ../nbs/09_recipe.ipynb #r09img4
+def image_checkpoint(path) -> tuple:
+    "(model, meta with its `tensors`) of an image checkpoint, refused with one line if it lacks what a run needs."
+    meta, _, extra = read_checkpoint(path)
+    cfg = meta.get('config') or {}
+    arch = str(cfg.get('arch', ''))
+    if arch.startswith('timm.'):
+        import timm
+        model = timm.create_model(arch[5:], pretrained=False, num_classes=cfg['n_classes']); model.config = cfg
+        model, meta = load_checkpoint(path, model)
+    else:
+        try: model, meta = load_checkpoint(path)
+        except ValueError as e: raise CheckpointError(f"{path}: {e}") from None
+    for k in ('classes', 'mean', 'std', 'size'):
+        if k not in meta:
+            raise CheckpointError(f"{path} has no {k!r} in its metadata: it is not a checkpoint written by "
+                                  "`ftbook finetune`.")
+    if len(meta['classes']) != cfg.get('n_classes', len(meta['classes'])):
+        raise CheckpointError(f"{path} lists {len(meta['classes'])} classes but its head has "
+                              f"{cfg['n_classes']} outputs.")
+    return model, dict(meta, tensors=extra)
 
 # %% ../nbs/09_recipe.ipynb #d4dd321a
 def list_inputs(root, extensions=IMAGE_EXTENSIONS, noun: str = 'images') -> tuple:
     "({split: (paths, labels)}, classes, dropped) of a folder of class folders; not decoded: names and hashes only."
     root = Path(root)
-    if not root.is_dir(): raise DataError(f"{root} is not a folder. Pass a folder of class folders: {root}/<class>/*")
-    split_dirs = find_splits(root) or {'all': root}
-    top = split_dirs.get('train', root)
-    classes = sorted(p.name for p in top.iterdir() if p.is_dir() and not p.name.startswith('.'))
-    if not classes:
-        raise DataError(f"{root} holds no class folders. Put the {noun} of each class in its own folder: "
-                        f"{root}/<class>/")
-    if len(classes) == 1:
-        raise DataError(f"{root} has a single class folder ({classes[0]!r}); a classifier needs at least two.")
-    splits, dropped, seen = {}, [], {}
-    for split, d in split_dirs.items():
-        paths, labels = [], []
-        for ci, c in enumerate(classes):
-            for f in sorted(p for p in (d/c).rglob('*') if p.is_file()) if (d/c).is_dir() else []:
-                rel = str(f.relative_to(root))
-                if f.name.startswith('.') or f.suffix.lower() not in extensions:
-                    why = ('hidden file' if f.name.startswith('.')
-                           else f"not one of the {noun} ftbook reads ({f.suffix or 'no extension'})")
-                    dropped.append(Dropped(rel, why)); continue
-                digest = sha256_file(f)
-                if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
-                seen[digest] = rel; paths.append(f); labels.append(ci)
-        if paths: splits[split] = (paths, labels)
+    split_dirs, classes = class_folders(root, noun=noun)
+    found, dropped, seen = {s: ([], []) for s in split_dirs}, [], {}
+    for split, ci, f in class_files(split_dirs, classes):
+        rel = str(f.relative_to(root))
+        if f.name.startswith('.') or f.suffix.lower() not in extensions:
+            why = 'hidden file' if f.name.startswith('.') else f"not one of the {noun} ftbook reads ({f.suffix or 'no extension'})"
+            dropped.append(Dropped(rel, why)); continue
+        digest = sha256_file(f)
+        if digest in seen: dropped.append(Dropped(rel, f"duplicate of {seen[digest]}")); continue
+        seen[digest] = rel; found[split][0].append(f); found[split][1].append(ci)
+    splits = {s: v for s, v in found.items() if v[0]}
     if not splits:
         reasons = '; '.join(f"{d.path}: {d.reason}" for d in dropped[:3])
         raise DataError(f"{root} has class folders but no usable {noun} ({reasons}).")
@@ -339,14 +370,10 @@ def split_inputs(splits: dict, classes: list, valid_pct: float = 0.2, seed: int 
     "{'train', 'valid'[, 'test']: (paths, labels)}: the folder's own splits where it has them, else a stratified split."
     train = splits.get('train', splits.get('all'))
     if train is None: raise DataError("the folder has no training files.")
-    counts = np.bincount(train[1], minlength=len(classes))
-    few = [classes[i] for i in np.flatnonzero(counts < 2)]
-    if few:
-        raise DataError(', '.join(f"class {c!r}" for c in few) + f" {'has' if len(few) == 1 else 'have'} fewer than 2 "
-                        "usable files; each class needs at least 2 (one to train, one to validate).")
+    check_two_per_class(dict(zip(classes, np.bincount(train[1], minlength=len(classes)))))
     out = {'test': splits['test']} if 'test' in splits else {}
     if 'valid' in splits: return dict(out, train=train, valid=splits['valid'])
-    tr, va = stratified_split(train[1], max(valid_pct, len(counts) / len(train[1])), seed)
+    tr, va = validation_split(train[1], valid_pct, seed)
     pick = lambda idx: ([train[0][i] for i in idx], [train[1][i] for i in idx])
     return dict(out, train=pick(tr.tolist()), valid=pick(va.tolist()))
 
@@ -358,25 +385,13 @@ def plan_threads(workers: int = None) -> tuple:
     return max(1, cores - workers), workers
 
 # %% ../nbs/09_recipe.ipynb #913c9088
-class InputFiles(Dataset):
-    "Files read and preprocessed on demand by a `Pretrained`; an unusable file yields its reason instead of an input."
-    def __init__(self, pretrained: Pretrained, paths: list, labels: list, train: bool = False):
-        self.p, self.paths, self.labels, self.train = pretrained, [Path(p) for p in paths], list(labels), train
-    def __len__(self): return len(self.paths)
-    def __getitem__(self, i):
-        try: return self.p.preprocess(self.p.read(self.paths[i]), self.train), self.labels[i], i, ''
-        except (BadInput, BadImage, OSError) as e: return None, self.labels[i], i, str(e) or type(e).__name__
-
 def input_loader(pretrained: Pretrained, paths: list, labels: list, bs: int = 32, workers: int = 0, train: bool = False,
                  seed: int = 0) -> DataLoader:
     "Batches (x, labels, kept indices, [(index, error)]) of `paths`, decoded in `workers` processes (0: in this one)."
-    def collate(items):
-        good = [t for t in items if not t[3]]
-        x = pretrained.collate([t[0] for t in good]) if good else None
-        y = torch.tensor([t[1] for t in good], dtype=torch.long)
-        return x, y, [t[2] for t in good], [(t[2], t[3]) for t in items if t[3]]
-    return DataLoader(InputFiles(pretrained, paths, labels, train), bs, shuffle=train, num_workers=workers,
-                      collate_fn=collate, generator=torch.Generator().manual_seed(seed),
+    files = InputFiles(paths, labels, functools.partial(pretrained.preprocess, train=train), pretrained.read)  # chapter 07's
+    return DataLoader(files, bs, shuffle=train, num_workers=workers,
+                      collate_fn=functools.partial(collate_inputs, stack=pretrained.collate),
+                      generator=torch.Generator().manual_seed(seed),
                       prefetch_factor=4 if workers else None)
 
 # %% ../nbs/09_recipe.ipynb #b569bca8
@@ -445,6 +460,7 @@ def read_cache(path: Path, key: str, splits) -> tuple:
         return None, (f"the cached body features in {path.name} could not be read ({type(e).__name__}), so they were "
                       "computed again")
 
+# %% ../nbs/09_recipe.ipynb #469cb12e-2
 def write_cache(path: Path, key: str, feats: dict):
     "Write {split: Activations} to `path` atomically (a temporary name, then a rename)."
     names = sorted(next(iter(a.acts for a in feats.values() if a.acts), {}))
@@ -517,6 +533,7 @@ def ood_crossfit_scores(feats: torch.Tensor, y: torch.Tensor, n_classes: int, k:
         if held.any(): scores[held] = ood_score(feats[held], ood_fit(feats[~held], y[~held], n_classes))
     return scores
 
+# %% ../nbs/09_recipe.ipynb #ef153ec0-2
 def ood_threshold(scores: torch.Tensor, q: float = OOD_QUANTILE) -> float:
     "The flag's threshold: the ceil((n+1)q)-th smallest of `n` new inputs' scores (the largest when n is too small)."
     if not len(scores): return 1.0
@@ -531,6 +548,7 @@ def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
         if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
     return model
 
+# %% ../nbs/09_recipe.ipynb #629dd1a7-2
 def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: int, lr: float, bs: int = 32,
                seed: int = 0) -> float:
     "Train the tail and the head on cached activations (BatchNorm statistics kept), as `tail_schedule` says; seconds per input-epoch."
@@ -632,13 +650,6 @@ def predict_inputs(pretrained: Pretrained, head: nn.Linear, paths: list, labels:
     a.acts = {}
     return probs, scores, a
 
-# %% ../nbs/09_recipe.ipynb #ad17c910
-class torch_threads:
-    "Context manager: torch's intra-op threads set to `n` inside, restored after."
-    def __init__(self, n: int): self.n = n
-    def __enter__(self): self.old = torch.get_num_threads(); torch.set_num_threads(self.n)
-    def __exit__(self, *exc): torch.set_num_threads(self.old)
-
 # %% ../nbs/09_recipe.ipynb #2238cc82
 def write_figure(path, fig) -> Path:
     "Save a matplotlib figure as PNG atomically and close it."
@@ -704,76 +715,152 @@ class Run:
     paths: dict
     def __getitem__(self, k): return self.metrics[k]
 
+# %% ../nbs/09_recipe.ipynb #r09fitted
+@dataclass
+class Fitted:
+    "What training gave: the head, its history, the checkpoint's metadata, the unfrozen phase's decision, the features."
+    head: nn.Linear
+    hist: History
+    meta: dict
+    decision: dict
+    x: torch.Tensor               # pooled training features (the trained tail's, when it was kept)
+    vx: torch.Tensor              # pooled validation features, likewise
+    path: Path                    # where the checkpoint goes, without its suffix
+    checkpoint: Path = None       # the file written once the flag is calibrated
+    vprobs: torch.Tensor = None   # validation probabilities
+
+# %% ../nbs/09_recipe.ipynb #r09opt1
+def _option(default, help: str, choices: tuple = None):
+    return field(default=default, metadata=dict(help=help, choices=choices))
+
+# %% ../nbs/09_recipe.ipynb #r09opt1-2
+@dataclass
+class FinetuneOptions:
+    "Every option of `finetune`, checked once when made; the command line's flags are generated from these fields."
+    backbone: str = _option('auto', "auto (EfficientNet-Lite0 with ImageNet weights for photos, all-MiniLM-L6-v2 for "
+                            "sentences; offline), cifar8 (the course's 32-px backbone), a timm model name, or a checkpoint")
+    weights: str = _option('auto', 'pretrained weights for a timm backbone', ('auto', 'imagenet', 'none'))
+    size: int = _option(None, "pixels per side, or tokens per sentence (default: the backbone's own: 224 for "
+                        "EfficientNet-Lite0, 32 for cifar8; for sentences the longest training sentence's, at most 128)")
+    strategy: str = _option('auto', "with backbone cifar8: auto, the strategy chapter 06's table recommends for the "
+                            "labels per class, or one of chapter 06's strategies (hyphens for spaces work too)",
+                            ('auto', *STRATEGIES))
+    epochs: int = _option(12, 'epochs of the head (cifar8: of the strategy)')
+    bs: int = _option(32, 'batch size')
+    lr: float = _option(None, "peak learning rate (default: chosen by a learning-rate finder for the head; cifar8: by "
+                        "chapter 06's grid on a held-out fifth of the training images)")
+    seed: int = _option(0, 'random seed')
+    valid_pct: float = _option(0.2, 'validation share when the input has no valid split')
+    force: bool = _option(False, 'write into the output folder even if it holds files (files of the same name are '
+                          'replaced; nothing else is deleted)')
+    workers: int = _option(None, 'decoding processes (default: none on 2 cores, a quarter of the cores above)')
+    unfreeze: str = _option('auto', 'train the last blocks with the head: auto runs it when its measured cost fits '
+                            'the budget', ('auto', 'yes', 'no'))
+    unfreeze_epochs: int = _option(UNFREEZE['epochs'], 'epochs of the unfrozen phase')
+    budget: float = _option(180.0, 'seconds the unfrozen phase may take when unfreeze is auto')
+
+    def __post_init__(self):
+        for f in fields(self): setattr(self, f.name, checked_field(f, getattr(self, f.name)))
+
+# %% ../nbs/09_recipe.ipynb #r09opt1-3
+def checked_field(f, value):
+    "`value` checked for the field `f` of `FinetuneOptions`: its range, its choices, or its type."
+    if f.name in OPTION_RANGES: return None if value is None else check_option(f.name, value)
+    if f.metadata['choices']: return check_choice(f.name, value, f.metadata['choices'])
+    if f.type == 'bool' and not isinstance(value, bool): raise UsageError(f"{f.name} must be True or False, not {value!r}.", f.name)
+    if f.type == 'str' and not isinstance(value, (str, Path)): raise UsageError(f"{f.name} must be a string, not {value!r}.", f.name)
+    return str(value) if f.type == 'str' else value
+
+# %% ../nbs/09_recipe.ipynb #r09opt2
+def finetune_options(options: FinetuneOptions = None, **kw) -> FinetuneOptions:
+    "`options` (default: the defaults) with the fields named in `kw` replaced, all checked again."
+    names = [f.name for f in fields(FinetuneOptions)]
+    unknown = sorted(set(kw) - set(names))
+    if unknown: raise UsageError(f"{unknown[0]} is not an option of finetune; the options are {', '.join(names)}.")
+    return replace(options or FinetuneOptions(), **kw)
+
 # %% ../nbs/09_recipe.ipynb #6e757737
-def finetune_folder(folder, out='ftbook-run', backbone: str = 'auto', weights: str = 'auto', size: int = None,
-                    epochs: int = 12, bs: int = 32, lr: float = None, seed: int = 0, valid_pct: float = 0.2,
-                    force: bool = False, workers: int = None, unfreeze: str = 'auto',
-                    unfreeze_epochs: int = UNFREEZE['epochs'], budget: float = 180.0) -> Run:
+def finetune_folder(folder, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "Fine-tune a pretrained model on a folder of class folders: features once, a head, the tail if it pays."
-    for name in OPTION_RANGES:
-        if locals()[name] is not None: check_option(name, locals()[name])
-    if unfreeze not in ('auto', 'yes', 'no'): raise UsageError(f"--unfreeze must be auto, yes or no, not {unfreeze!r}.")
+    o = finetune_options(options, **kw)
+    if labelled_file_modality(folder): return finetune(folder, out, o)  # a labelled text file, say
     t0, notes = time.perf_counter(), []
-    cls = modality_for(backbone, folder)
+    cls = modality_for(o.backbone, folder)
     splits, classes, dropped = list_inputs(folder, cls.extensions, cls.noun)
-    files = split_inputs(splits, classes, valid_pct, seed)
-    pretrained = cls.start(backbone, weights, size)
-    out = prepare_out(out, force)
-    threads, workers = plan_threads(workers)
-    described = pretrained.config['described']
+    files = split_inputs(splits, classes, o.valid_pct, o.seed)
+    pretrained = cls.start(o.backbone, o.weights, o.size)
+    out = prepare_out(out, o.force)
+    threads, workers = plan_threads(o.workers)
     print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation {cls.noun} of {len(classes)} "
-          "classes; "
-          f"{len(dropped)} files left out; starting from {described}; {threads} threads, {workers} decoding workers")
+          f"classes; {len(dropped)} files left out; starting from {pretrained.config['described']}; {threads} threads, "
+          f"{workers} decoding workers")
     with torch_threads(threads):
-        feats = cached_activations(out, pretrained, files, bs, workers, notes)
+        feats = cached_activations(out, pretrained, files, o.bs, workers, notes)
         dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e)
                     for s, a in feats.items() for i, e in a.errors]
-        train, valid = feats['train'], feats['valid']
-        if not len(train) or not len(valid):
+        if not len(feats['train']) or not len(feats['valid']):
             raise DataError(f"{folder}: no readable file in the training or validation split.")
-        x, vx = pooled_features(pretrained, train), pooled_features(pretrained, valid)
-        head, hist, lr = fit_head(x, train.y, vx, valid.y, len(classes), epochs, lr, bs, seed)
-        meta = dict(classes=classes, start=described, seed=seed, folder=Path(folder).name, lr=lr, history=hist.rows,
-                    phase='head on frozen body')
-        inputs = input_size(pretrained.config['preprocessing'])
-        ckpt = pretrained.save(out/'model', head, meta)
-        decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, unfreeze, unfreeze_epochs, lr, bs, budget,
-                                           seed, vx)
-        if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
-        means = ood_fit(x, train.y, len(classes))
-        vprobs, vscores = predict_features(head, vx, means)
-        if decision['kept'] == 'unfrozen':  # the tail has seen the training images: only validation scores are new
-            calib, how = vscores, f"{len(vscores)} validation images' scores (the trained tail has seen the others)"
-        else:
-            calib = ood_crossfit_scores(torch.cat([x, vx]), torch.cat([train.y, valid.y]), len(classes), seed=seed)
-            how = f"{len(calib)} training and validation images, each scored without its fold ({OOD_FOLDS} folds)"
-        notes.append(f"unfamiliar-input flag: the {OOD_QUANTILE:.0%} quantile of {how}")
-        meta.update(ood_threshold=ood_threshold(calib), ood_quantile=OOD_QUANTILE,
-                    phase='tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body')
-        ckpt = pretrained.save(out/'model', head, meta, dict(ood_means=means))
-        metrics = dict(valid=accuracy_with_ci(vprobs, valid.y, classes))
-        if 'test' in feats and len(feats['test']):
-            tprobs, tscores = predict_activations(pretrained, head, feats['test'], means)
-            metrics['test'] = accuracy_with_ci(tprobs, feats['test'].y, classes)
-            metrics['test']['ood_flagged'] = float((tscores > meta['ood_threshold']).float().mean())
-    metrics.update(accuracy=metrics['valid']['accuracy'], unfreeze=decision, seconds=round(time.perf_counter() - t0, 1),
-                   n_train=len(train), n_valid=len(valid), dropped=len(dropped), start=described,
-                   ood_threshold=meta['ood_threshold'], threads=threads, workers=workers,
-                   data=str(Path(folder).resolve()), valid_pct=valid_pct, seed=seed)  # what `ftbook export` checks on
-    n_files = sum(len(p) for p, _ in files.values())
-    secs = metrics['seconds']
+        fitted = fit_head_and_tail(pretrained, feats, classes, o, out/'model', meta=dict(folder=Path(folder).name))
+        metrics = fitted_metrics(pretrained, fitted, feats, classes, notes, o.seed)
+    metrics.update(seconds=round(time.perf_counter() - t0, 1), dropped=len(dropped), threads=threads, workers=workers,
+                   data=str(Path(folder).resolve()), valid_pct=o.valid_pct, seed=o.seed)  # what `ftbook export` checks on
+    return write_folder_run(folder, out, pretrained, fitted, metrics, files, feats['valid'], dropped, notes)
+
+# %% ../nbs/09_recipe.ipynb #r09ff1
+def fit_head_and_tail(pretrained: Pretrained, feats: dict, classes: list, o: FinetuneOptions, path, meta: dict) -> Fitted:
+    "The head on the frozen body's pooled features, saved at `path`; then the tail and head if unfreezing pays."
+    train, valid = feats['train'], feats['valid']
+    x, vx = pooled_features(pretrained, train), pooled_features(pretrained, valid)
+    head, hist, lr = fit_head(x, train.y, vx, valid.y, len(classes), o.epochs, o.lr, o.bs, o.seed)
+    meta = dict(classes=classes, start=pretrained.config['described'], seed=o.seed, **meta, lr=lr,
+                history=hist.rows, phase='head on frozen body')
+    pretrained.save(path, head, meta)
+    decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, o.unfreeze, o.unfreeze_epochs, lr, o.bs,
+                                       o.budget, o.seed, vx)
+    if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
+    meta['phase'] = 'tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body'
+    return Fitted(head, hist, meta, decision, x, vx, Path(path))
+
+# %% ../nbs/09_recipe.ipynb #r09ff2
+def fitted_metrics(pretrained: Pretrained, fitted: Fitted, feats: dict, classes: list, notes: list, seed: int = 0) -> dict:
+    "Calibrate the unfamiliar-input flag, save the model with it; validation (and test) accuracy with intervals."
+    train, valid, head, meta = feats['train'], feats['valid'], fitted.head, fitted.meta
+    means = ood_fit(fitted.x, train.y, len(classes))
+    fitted.vprobs, vscores = predict_features(head, fitted.vx, means)
+    if fitted.decision['kept'] == 'unfrozen':  # the tail has seen the training images: only validation scores are new
+        calib, how = vscores, f"{len(vscores)} validation images' scores (the trained tail has seen the others)"
+    else:
+        calib = ood_crossfit_scores(torch.cat([fitted.x, fitted.vx]), torch.cat([train.y, valid.y]), len(classes), seed=seed)
+        how = f"{len(calib)} training and validation images, each scored without its fold ({OOD_FOLDS} folds)"
+    notes.append(f"unfamiliar-input flag: the {OOD_QUANTILE:.0%} quantile of {how}")
+    meta.update(ood_threshold=ood_threshold(calib), ood_quantile=OOD_QUANTILE)
+    fitted.checkpoint = pretrained.save(fitted.path, head, meta, dict(ood_means=means))
+    metrics = dict(valid=accuracy_with_ci(fitted.vprobs, valid.y, classes))
+    if 'test' in feats and len(feats['test']):
+        tprobs, tscores = predict_activations(pretrained, head, feats['test'], means)
+        metrics['test'] = accuracy_with_ci(tprobs, feats['test'].y, classes)
+        metrics['test']['ood_flagged'] = float((tscores > meta['ood_threshold']).float().mean())
+    return metrics | dict(accuracy=metrics['valid']['accuracy'], unfreeze=fitted.decision, n_train=len(train),
+                          n_valid=len(valid), start=meta['start'], ood_threshold=meta['ood_threshold'])
+
+# %% ../nbs/09_recipe.ipynb #r09ff3
+def write_folder_run(folder, out: Path, pretrained: Pretrained, fitted: Fitted, metrics: dict, files: dict,
+                     valid: Activations, dropped: list, notes: list) -> Run:
+    "The figures, report.md and metrics.json of a finished `finetune_folder` run, and the lines it prints."
+    n_files, secs, described = sum(len(p) for p, _ in files.values()), metrics['seconds'], metrics['start']
     notes.append(f"whole run: {n_files} files in {secs:.0f} s, {n_files / secs:.0f} files/s")
-    figures = {'learning_curves.png': plot_history(hist, f"head on {described}"),
+    classes, vprobs = fitted.meta['classes'], fitted.vprobs
+    figures = {'learning_curves.png': plot_history(fitted.hist, f"head on {described}"),
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
-               'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept,
-                                                     classes)}
-    report = report_text(folder, metrics, dict(meta, inputs=inputs), dropped, notes)
-    paths = dict(model=ckpt, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
-    line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {cls.noun})"
+               'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept, classes)}
+    inputs = input_size(pretrained.config['preprocessing'])
+    report = report_text(folder, metrics, dict(fitted.meta, inputs=inputs), dropped, notes)
+    paths = dict(model=fitted.checkpoint, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
+    noun = type(pretrained).noun
+    line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {noun})"
     test = f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else ''
-    print(f"validation accuracy {line(metrics['valid'])}{test}"
-          + f"\nunfrozen phase: {decision['why']}\nwrote {', '.join(p.name for p in paths.values())} to {out} "
-          f"in {metrics['seconds']:.0f} s")
+    print(f"validation accuracy {line(metrics['valid'])}{test}\nunfrozen phase: {metrics['unfreeze']['why']}\n"
+          f"wrote {', '.join(p.name for p in paths.values())} to {out} in {secs:.0f} s")
     return Run(metrics, paths)
 
 # %% ../nbs/09_recipe.ipynb #de4bf262
@@ -797,7 +884,7 @@ def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
     pretrained, head, meta = cls.load(checkpoint)
     means = meta['tensors'].get('ood_means')
     probs, scores, a = predict_inputs(pretrained, head, list(paths), ood_means=means, workers=workers)
-    rows = [dict(image=str(p)) for p in paths]
+    rows = [dict(input=str(p)) for p in paths]
     for j, i in enumerate(a.kept):
         rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
         if scores is not None:
@@ -816,7 +903,7 @@ def _starting_point(backbone: str, weights: str) -> tuple:
     "(build(n_classes) -> model, mean, std, description, native size) of the shipped CIFAR backbone or a ResNet file."
     if backbone in CIFAR8 or backbone == 'auto':
         if weights == 'imagenet':
-            raise UsageError("--weights imagenet is for timm backbones; the cifar8 backbone has its own weights.")
+            raise UsageError("weights imagenet is for timm backbones; the cifar8 backbone has its own weights.", 'weights')
         model, card = pretrained_backbone(SHIPPED_BACKBONES[CIFAR8_SCALE])
         if weights == 'none':
             return lambda n: ResNet(n, widths=model.config['widths']), None, None, 'ftbook ResNet, random weights', 32
@@ -832,12 +919,10 @@ def _split_folder(data, valid_pct: float, seed: int):
     s = data.splits
     train = s.get('train', s.get('all'))
     if train is None: raise DataError(f"{data.root} has no training images.\n{data.report()}")
-    few = [c for c, k in train.counts().items() if k < 2]
-    if few:
-        raise DataError(f"class(es) {few} have fewer than 2 usable images in {data.root}; each class needs at least 2 "
-                        f"(one to train, one to validate).\n{data.report()}")
+    try: check_two_per_class(train.counts(), data.root)
+    except DataError as e: raise DataError(f"{e}\n{data.report()}") from None
     if 'valid' in s: return train, s['valid'], s.get('test')
-    tr, va = stratified_split(train.y, max(valid_pct, len(train.classes) / len(train)), seed)
+    tr, va = validation_split(train.y, valid_pct, seed)
     return train.subset(tr), train.subset(va), s.get('test')
 
 # %% ../nbs/09_recipe.ipynb #52c46a93
@@ -845,16 +930,15 @@ def choose_strategy_lr(build, strategy: str, train, epochs: int, bs: int, mean, 
     "(lr, {lr: held-out accuracy}): chapter 06's grid and protocol for `strategy`, on 80/20 of the training images."
     grid = list(finetune_config('cpu')['lr_grid'])
     if np.bincount(train.y.numpy(), minlength=len(train.classes)).min() < 2: return grid[len(grid) // 2], {}
-    tr, va = stratified_split(train.y, max(0.2, len(train.classes) / len(train)), seed)
+    tr, va = validation_split(train.y, 0.2, seed)
     held = Batches(train.subset(va), 256, mean=mean, std=std, device=device)
-    scores = {}
-    for lr in grid:
+    def score(lr):
         set_seed(seed)
         model = build(len(train.classes)).to(device)
         tb = Batches(train.subset(tr), min(bs, len(tr)), shuffle=True, augment=True, mean=mean, std=std, device=device,
                      seed=seed)
-        scores[lr] = STRATEGIES[strategy](model, tb, epochs, lr, held).last['valid_acc']
-    return max(scores, key=scores.get), scores
+        return STRATEGIES[strategy](model, tb, epochs, lr, held).last['valid_acc']
+    return grid_search(score, grid)
 
 # %% ../nbs/09_recipe.ipynb #23c9e4dc
 def auto_strategy(train: ImageSet) -> str:
@@ -862,41 +946,40 @@ def auto_strategy(train: ImageSet) -> str:
     return recommended_strategy(int(np.bincount(np.asarray(train.y)).min()), CIFAR8_SCALE)
 
 # %% ../nbs/09_recipe.ipynb #112f3044
-def finetune_cifar8(folder, out, size, backbone, weights, strategy, epochs, bs, lr, seed, valid_pct, force) -> dict:
+def finetune_cifar8(folder, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and a chapter-06 strategy."
-    if strategy not in (*STRATEGIES, 'auto'):
-        raise UsageError(f"--strategy must be auto or one of {list(STRATEGIES)}, not {strategy!r}")
-    t0 = time.perf_counter()
+    o, t0 = finetune_options(options, **kw), time.perf_counter()
+    backbone, weights, strategy, lr = o.backbone, o.weights, o.strategy, o.lr
     if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
     build, mean, std, described, native = _starting_point(backbone, weights)
-    size = size or native
+    size = o.size or native
     data = load_image_folder(folder, size)
-    out = prepare_out(out, force)
-    train, valid, test = _split_folder(data, valid_pct, seed)
+    out = prepare_out(out, o.force)
+    train, valid, test = _split_folder(data, o.valid_pct, o.seed)
     classes, device = train.classes, default_device()
     if strategy == 'auto': strategy = auto_strategy(train)
     if mean is None: mean, std = (x.tolist() for x in channel_stats(train.x))
     print(f"{len(train)} training and {len(valid)} validation images of {len(classes)} classes at {size} px; "
           f"{len(data.dropped)} files dropped; starting from {described}; strategy: {strategy}")
     if lr is None:
-        lr, scores = choose_strategy_lr(build, strategy, train, epochs, bs, mean, std, seed, device)
+        lr, scores = choose_strategy_lr(build, strategy, train, o.epochs, o.bs, mean, std, o.seed, device)
         tried = (', '.join(f"{k:g}: {v:.0%}" for k, v in scores.items())
                  or 'too few images to score, the middle of the grid')
-        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: "
-              f"{tried}")
-    set_seed(seed)
+        print(f"learning rate {lr:g}, chosen with chapter 06's grid on a held-out fifth of the training images: {tried}")
+    set_seed(o.seed)
     model = build(len(classes)).to(device)
     meta = dict(classes=classes, mean=list(mean), std=list(std), size=size, crop_pct=1.0, strategy=strategy,
-                start=described, seed=seed, folder=str(folder), lr=lr)
-    tb = Batches(train, min(bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=seed)
+                start=described, seed=o.seed, folder=str(folder), lr=lr)
+    tb = Batches(train, min(o.bs, len(train)), shuffle=True, augment=True, mean=mean, std=std, device=device, seed=o.seed)
     vb = Batches(valid, 256, mean=mean, std=std, device=device)
-    hist = _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta)
-    save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
-    return _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
+    hist = _fit_strategy(out, model, strategy, tb, vb, o.epochs, lr, meta)
+    ckpt = save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
+    metrics, paths = _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
+    return Run(metrics, dict(model=ckpt) | paths)
 
 # %% ../nbs/09_recipe.ipynb #2ab1c997
-def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> dict:
-    "metrics.json, report.md and the figures of a finished `--backbone cifar8` run."
+def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> tuple:
+    "(metrics, {name: path}): metrics.json, report.md and the figures of a finished `backbone='cifar8'` run."
     classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
     logits, ys = predict(model, vb)
     metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
@@ -908,11 +991,11 @@ def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, t
     figures = {'learning_curves.png': plot_history(hist, f"{strategy} from {described}"),
                'confusion_matrix.png': plot_confusion(ys, logits.argmax(1), classes, 'validation'),
                'worst_predictions.png': plot_mistakes(valid, logits.float().softmax(1))}
-    write_run(out, metrics, report_text(folder, metrics, meta, dropped, []), figures)
+    paths = write_run(out, metrics, report_text(folder, metrics, meta, dropped, []), figures)
     print(f"validation accuracy {metrics['accuracy']:.1%}"
           + (f", test accuracy {metrics['test']['accuracy']:.1%}" if test is not None else '')
           + f"; wrote model.safetensors, metrics.json, figures and report.md to {out} in {metrics['seconds']:.0f} s")
-    return metrics
+    return metrics, paths
 
 # %% ../nbs/09_recipe.ipynb #b963cda3
 def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
@@ -931,6 +1014,23 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
                             "checkpoints "
                             "had been overwritten by then, so none is kept and no model was saved. Try a smaller --lr.")
     return hist
+
+# %% ../nbs/09_recipe.ipynb #r09entry1
+def starts_from_course_backbone(o: FinetuneOptions) -> bool:
+    "Whether `o` asks for the course's 32-px recipe: the cifar8 backbone, an ftbook ResNet checkpoint, or from scratch."
+    if o.backbone in CIFAR8 or o.strategy == 'from scratch': return True
+    if not (Path(o.backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(o.backbone).exists()): return False
+    try: meta = read_checkpoint(o.backbone)[0]
+    except CheckpointError: return True  # `finetune_cifar8` says what is wrong with the file
+    return not ('kind' in meta or str((meta.get('config') or {}).get('arch', '')).startswith('timm.'))
+
+def finetune(source, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
+    "Fine-tune on `source`, a folder of class folders or a labelled file; the modality and the recipe picked from both."
+    o = finetune_options(options, **kw)
+    cls = labelled_file_modality(source)
+    if cls: return cls.finetune_file(source, out, o)
+    if starts_from_course_backbone(o): return finetune_cifar8(source, out, o)
+    return finetune_folder(source, out, o)
 
 # %% ../nbs/09_recipe.ipynb #ef0ca49b
 def lookalike_folder(root, classes=('cat', 'dog'), n_train: int = 20, n_test: int = 0, size=(500, 375),
@@ -1068,6 +1168,7 @@ def benchmark(folder, sizes=(160, 192, 224), n_bare: int = 128) -> list:
                              ratio_body=recipe / body))
     return rows
 
+# %% ../nbs/09_recipe.ipynb #b8ffcca8-2
 def print_benchmark(rows: list):
     "The benchmark as a table."
     print(f"{'size':>5}{'bare timm':>11}{'recipe body':>13}{'recipe from JPEG':>18}{'/ bare':>8}{'/ body':>8}"

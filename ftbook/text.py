@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy, csv, hashlib, io, json, math, os, shutil, tempfile, time, warnings, zipfile
 from pathlib import Path
 
+from fastcore.basics import patch
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -19,9 +21,12 @@ from safetensors.torch import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, data_dir, set_seed, sha256_file, stratified_split
+from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_per_class, data_dir, set_seed, sha256_file, stratified_split, torch_threads, validation_split
 from .finetune import plot_verdicts
-from .metrics import effect_interval, holm_verdicts, verdict
+from .metrics import effect_interval, holm_verdicts, most_confident_mistakes, verdict
+from .models import read_checkpoint, save_checkpoint
+from .recipe import (BadInput, FinetuneOptions, Pretrained, Run, UsageError, accuracy_with_ci, finetune_folder,
+                           finetune_options, list_inputs, predict_inputs, register, split_inputs)
 
 # %% auto #0
 __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS', 'MAX_TOKENS',
@@ -35,9 +40,9 @@ __all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIE
            'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
            'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
            'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy',
-           'finetune_text', 'texts_from_args', 'text_probabilities', 'predict_texts', 'evaluate_texts',
-           'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference', 'benchmark_splits',
-           'write_split_files', 'text_benchmark', 'print_text_benchmark']
+           'finetune_text', 'sentences_report', 'texts_from_args', 'text_probabilities', 'predict_texts',
+           'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference',
+           'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #t10config
 def text_config(scale: str) -> dict:
@@ -208,6 +213,7 @@ def load_sentence_polarity(download: bool = True) -> tuple:
         neg, pos = (z.read(f'sentence_polarity/rt-polarity.{s}').decode('latin-1').splitlines() for s in ('neg', 'pos'))
     return [t.strip() for t in neg + pos], [0] * len(neg) + [1] * len(pos), ['negative', 'positive']
 
+# %% ../nbs/11_text.ipynb #t10fetch-2
 def load_banking77(split: str = 'train', download: bool = True) -> tuple:
     "Banking77's `train` or `test` queries as (texts, labels, classes), the 77 intents sorted by name."
     if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', not {split!r}")
@@ -270,12 +276,12 @@ def cached_features(body: nn.Module, tok, texts, max_len: int = 64, folder=None)
 def time_threads(fn, candidates=None, repeat: int = 2) -> dict:
     "Seconds `fn()` takes (best of `repeat`, after one warm-up) with each number of torch threads in `candidates`."
     n_cpu = os.cpu_count() or 1
-    candidates, old, out = candidates or sorted({1, max(1, n_cpu // 2), n_cpu}), torch.get_num_threads(), {}
-    for n in candidates:
-        torch.set_num_threads(n); fn(); ts = []
-        for _ in range(repeat): t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
+    out = {}
+    for n in candidates or sorted({1, max(1, n_cpu // 2), n_cpu}):
+        with torch_threads(n):
+            fn(); ts = []
+            for _ in range(repeat): t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
         out[n] = min(ts)
-    torch.set_num_threads(old)
     return out
 
 def choose_threads(fn, candidates=None) -> tuple:
@@ -310,6 +316,7 @@ def fit_text(model: TextClassifier, ids: list, y, epochs: int, groups: list, bs:
     model.eval()
     return losses
 
+# %% ../nbs/11_text.ipynb #t10fit-2
 @torch.no_grad()
 def predict_proba(model: TextClassifier, ids: list, bs: int = 128) -> torch.Tensor:
     "Class probabilities of every sentence, computed in length-sorted batches, in the input order."
@@ -409,10 +416,6 @@ def decide_family(claims: list) -> list:
     return holm_verdicts([verdict(c, a, b, paired=paired) for c, a, b, paired in claims])
 
 
-# %% ../nbs/11_text.ipynb #t10textmodel
-from .recipe import BadInput, Pretrained, UsageError, register
-from .models import read_checkpoint, save_checkpoint
-
 # %% ../nbs/11_text.ipynb #37852869
 TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
 MAX_TOKENS = 128  # the longest sentence the recipe reads whole, unless told otherwise (the Transformers reference's limit)
@@ -436,6 +439,7 @@ def decode_text(raw: bytes) -> tuple:
     except UnicodeDecodeError: text, bad = raw.decode('utf-8', errors='replace'), True
     return text.replace('\r\n', '\n').replace('\r', '\n'), bad
 
+# %% ../nbs/11_text.ipynb #t10textmodel2-2
 @register
 class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
@@ -466,28 +470,43 @@ class TextModel(Pretrained):
         h = enc.embeddings(input_ids=ids)
         for layer in enc.encoder.layer[:-TAIL_LAYERS]: h = encoder_layer_by_hand(layer, h, mask.bool(), self.n_heads)[0]
         return dict(hidden=h, mask=mask.float())
-    @classmethod
-    def handles(cls, backbone: str) -> bool: return str(backbone).lower() in ('minilm', 'all-minilm-l6-v2', 'text')
-    @classmethod
-    def start(cls, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> TextModel:
-        "all-MiniLM-L6-v2 from its package (`size`: the maximum number of tokens), or a text checkpoint."
-        try:
-            if Path(backbone).suffix in ('.safetensors', '.json') or Path(backbone).exists(): return cls.load(backbone)[0]
-            path = encoder_path()
-            return cls(TextClassifier(load_encoder(path), 2), load_tokenizer(path), size or 64)
-        except (MissingExtra, DataError) as e: raise UsageError(str(e)) from None
-    def save(self, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
-        self.model.head = nn.Linear(head.in_features, head.out_features)
-        self.model.head.load_state_dict(head.state_dict())
-        self.model.config = dict(arch='ftbook.text.TextClassifier', n_classes=head.out_features, max_len=self.max_len)
-        return save_checkpoint(path, self.model, dict(meta, kind=self.kind, max_len=self.max_len), extra)
-    @classmethod
-    def load(cls, path) -> tuple:
-        meta, state, extra = read_checkpoint(path)
-        if meta.get('kind') != 'text' or 'classes' not in meta: raise UsageError(f"{path} is not a text checkpoint of `ftbook finetune`.")
-        model = TextClassifier(load_encoder(), len(meta['classes']))
-        model.load_state_dict(state)
-        return cls(model, load_tokenizer(), meta.get('max_len', 64), meta.get('start')), copy.deepcopy(model.head).eval(), dict(meta, tensors=extra)
+
+# %% ../nbs/11_text.ipynb #t10textmodel3
+@patch(cls_method=True)
+def handles(cls: TextModel, backbone: str) -> bool: return str(backbone).lower() in ('minilm', 'all-minilm-l6-v2', 'text')
+
+@patch(cls_method=True)
+def reads_labelled_file(cls: TextModel, source) -> bool: return is_text_input(source)
+
+@patch(cls_method=True)
+def finetune_file(cls: TextModel, source, out, options: FinetuneOptions) -> Run: return finetune_text(source, out, options)
+
+@patch(cls_method=True)
+def start(cls: TextModel, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> TextModel:
+    "all-MiniLM-L6-v2 from its package (`size`: the maximum number of tokens), or a text checkpoint."
+    try:
+        if Path(backbone).suffix in ('.safetensors', '.json') or Path(backbone).exists(): return cls.load(backbone)[0]
+        path = encoder_path()
+        return cls(TextClassifier(load_encoder(path), 2), load_tokenizer(path), size or 64)
+    except (MissingExtra, DataError) as e: raise UsageError(str(e)) from None
+
+# %% ../nbs/11_text.ipynb #t10textmodel4
+@patch
+def save(self: TextModel, path, head: nn.Linear, meta: dict, extra: dict = None) -> Path:
+    "The encoder with `head`, `meta` and the maximum length, as `path`.safetensors."
+    self.model.head = nn.Linear(head.in_features, head.out_features)
+    self.model.head.load_state_dict(head.state_dict())
+    self.model.config = dict(arch='ftbook.text.TextClassifier', n_classes=head.out_features, max_len=self.max_len)
+    return save_checkpoint(path, self.model, dict(meta, kind=self.kind, max_len=self.max_len), extra)
+
+@patch(cls_method=True)
+def load(cls: TextModel, path) -> tuple:
+    "(text model, head, meta with its `tensors`) from a checkpoint `save` wrote."
+    meta, state, extra = read_checkpoint(path)
+    if meta.get('kind') != 'text' or 'classes' not in meta: raise UsageError(f"{path} is not a text checkpoint of `ftbook finetune`.")
+    model = TextClassifier(load_encoder(), len(meta['classes']))
+    model.load_state_dict(state)
+    return cls(model, load_tokenizer(), meta.get('max_len', 64), meta.get('start')), copy.deepcopy(model.head).eval(), dict(meta, tensors=extra)
 
 # %% ../nbs/11_text.ipynb #2a7a5c72
 HEADER_NAMES = {'text', 'sentence', 'review', 'query', 'utterance', 'content', 'label', 'labels', 'category', 'class', 'intent',
@@ -521,12 +540,12 @@ def read_labelled_file(path) -> tuple:
     return ([texts[i][:MAX_CHARS] for i in keep], [labels[i] for i in keep],
             dict(rows=len(rows), header=header, not_utf8=bad, blank=len(rows) - len(keep), over_chars=long))
 
+# %% ../nbs/11_text.ipynb #t10readfile-2
 def check_classes(labels: list, where) -> list:
-    "The sorted classes of `labels`; one clear `DataError` when there is only one, or when a class has a single example."
-    classes, counts = sorted(set(labels)), {c: labels.count(c) for c in set(labels)}
+    "The sorted classes of `labels`; one clear `DataError` when there is only one, or when a class has fewer than 2 examples."
+    classes = sorted(set(labels))
     if len(classes) < 2: raise DataError(f"{where} has a single class ({classes[0] if classes else 'none'!r}); a classifier needs at least two.")
-    few = sorted(c for c, n in counts.items() if n < 2)
-    if few: raise DataError(f"{where}: class {few[0]!r} has a single example; each class needs at least 2 (one to train, one to validate).")
+    check_two_per_class({c: labels.count(c) for c in classes}, where)
     check_label_names(classes, where)
     return classes
 
@@ -569,6 +588,7 @@ def labelled_folder(splits: dict, root) -> Path:
             f.parent.mkdir(parents=True, exist_ok=True); f.write_text(t, encoding='utf-8')
     return root
 
+# %% ../nbs/11_text.ipynb #t10finetunetext-2
 def is_text_input(path) -> bool:
     "Whether `path` is a labelled text file, or a folder of train/valid/test text files."
     path = Path(path)
@@ -579,8 +599,6 @@ def is_text_input(path) -> bool:
 # %% ../nbs/11_text.ipynb #t10finetunetext2
 def worst_sentences(checkpoint, valid: tuple, classes: list, k: int = 10) -> list:
     "The sentences of `valid` (paths, labels) the run's model got most confidently wrong: (text, true class, predicted, probability)."
-    from ftbook.recipe import predict_inputs
-    from ftbook.metrics import most_confident_mistakes
     pretrained, head, meta = TextModel.load(checkpoint)
     paths, labels = valid
     probs, _, a = predict_inputs(pretrained, head, paths, labels, workers=0)
@@ -593,10 +611,10 @@ def tfidf_valid_accuracy(files: dict) -> float:
     model = fit_tfidf(read(files['train'][0]), files['train'][1])
     return float((model.predict(read(files['valid'][0])) == np.asarray(files['valid'][1])).mean())
 
-def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, valid_pct: float = 0.2, force: bool = False, **kw):
+# %% ../nbs/11_text.ipynb #t10finetunetext2-2
+def finetune_text(path, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "The recipe on a labelled CSV/TSV (or a folder of train/valid/test files): the same run folder as for photos, plus the sentences."
-    from ftbook.recipe import finetune_folder, list_inputs, split_inputs
-    import tempfile
+    o = finetune_options(options, **kw)
     splits, counts = text_splits(path)
     train = splits.get('train', splits.get('all'))
     classes = check_classes(train[1], path)
@@ -607,11 +625,11 @@ def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, va
         tok = load_tokenizer()
         lengths = {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, (t, _) in splits.items()}
         longest = max(max(n) for s, n in lengths.items() if s != 'test')  # the training sentences', not the test's
-        max_len = max_len or min(MAX_TOKENS, max(16, longest))  # 16: the least --size takes
-        run = finetune_folder(folder, out, 'minilm', 'auto', max_len, seed=seed, valid_pct=valid_pct, force=force, **kw)
+        max_len = o.size or min(MAX_TOKENS, max(16, longest))  # 16: the least size takes
+        run = finetune_folder(folder, out, o, backbone='minilm', weights='auto', size=max_len)
         n_long = sum(n > max_len for ns in lengths.values() for n in ns)
         found, folder_classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
-        files = split_inputs(found, folder_classes, valid_pct, seed)  # the run's own split, read once for both
+        files = split_inputs(found, folder_classes, o.valid_pct, o.seed)  # the run's own split, read once for both
         worst = worst_sentences(run.paths['model'], files['valid'], folder_classes)
         tfidf = tfidf_valid_accuracy(files)
     note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf)
@@ -619,17 +637,21 @@ def finetune_text(path, out='ftbook-run', max_len: int = None, seed: int = 0, va
     baseline = (f"TF-IDF + logistic regression on the same split: {tfidf:.1%} validation accuracy, against the model's {kept:.1%}"
                 + ("; the baseline did better on this file, and ftbook does not save it as a run's model: weigh both" if tfidf > kept else ''))
     run.metrics['texts'] = note
-    rows = '\n'.join(f"| {t[:200].replace('|', '/')} | {y} | {p} | {pr:.1%} |" for t, y, p, pr in worst) or '| none | | | |'
-    extra = (f"\n## The sentences\n\n{note['rows']} rows read; header line: {'yes' if counts['header'] else 'no'}; "
-             f"{note['blank']} blank or unlabelled rows skipped; {note['not_utf8']} lines with bytes that are not UTF-8 (replaced); "
-             f"{n_long} texts longer than {note['max_len']} tokens (truncated).\n\n{baseline}.\n\n"
-             f"### Worst-predicted validation sentences\n\n| sentence | label | predicted | probability |\n|---|---|---|---|\n{rows}\n")
     report = Path(out) / 'report.md'
-    atomic_write(report, lambda p: p.write_text(report.read_text() + extra))
+    atomic_write(report, lambda p: p.write_text(report.read_text() + sentences_report(note, baseline, worst)))
     m = json.loads((Path(out) / 'metrics.json').read_text())
     atomic_write(Path(out) / 'metrics.json', lambda p: p.write_text(json.dumps(dict(m, texts=note, data=str(Path(path).resolve())), indent=1)))
     print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {note['max_len']} tokens\n{baseline}")
     return run
+
+# %% ../nbs/11_text.ipynb #t10sentreport
+def sentences_report(note: dict, baseline: str, worst: list) -> str:
+    "The text run's own section of report.md: what was read, the TF-IDF baseline, the worst-predicted sentences."
+    rows = '\n'.join(f"| {t[:200].replace('|', '/')} | {y} | {p} | {pr:.1%} |" for t, y, p, pr in worst) or '| none | | | |'
+    return (f"\n## The sentences\n\n{note['rows']} rows read; header line: {'yes' if note['header'] else 'no'}; "
+            f"{note['blank']} blank or unlabelled rows skipped; {note['not_utf8']} lines with bytes that are not UTF-8 (replaced); "
+            f"{note['truncated']} texts longer than {note['max_len']} tokens (truncated).\n\n{baseline}.\n\n"
+            f"### Worst-predicted validation sentences\n\n| sentence | label | predicted | probability |\n|---|---|---|---|\n{rows}\n")
 
 # %% ../nbs/11_text.ipynb #t10predicttext
 def texts_from_args(items: list) -> list:
@@ -648,15 +670,15 @@ def text_probabilities(checkpoint, texts: list) -> tuple:
     return meta['classes'], predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
 
 def predict_texts(checkpoint, items: list) -> list:
-    "[{text, prediction, probability}] for sentences (or files of sentences, one a line) with a text checkpoint."
+    "[{input, prediction, probability}] for sentences (or files of sentences, one a line) with a text checkpoint."
     texts = texts_from_args(items)
     if not texts: raise DataError("no sentence to predict.")
     classes, probs = text_probabilities(checkpoint, texts)
-    return [dict(text=t, prediction=classes[int(p.argmax())], probability=round(float(p.max()), 4)) for t, p in zip(texts, probs)]
+    return [dict(input=t, prediction=classes[int(p.argmax())], probability=round(float(p.max()), 4)) for t, p in zip(texts, probs)]
 
+# %% ../nbs/11_text.ipynb #t10predicttext-2
 def evaluate_texts(checkpoint, path) -> dict:
     "Accuracy (95% interval) and per-class metrics of a text checkpoint on a labelled CSV/TSV."
-    from ftbook.recipe import accuracy_with_ci
     pretrained, head, meta = TextModel.load(checkpoint)
     texts, labels, counts = read_labelled_file(path)
     unknown = sorted(set(labels) - set(meta['classes']))
@@ -695,6 +717,7 @@ def trainer_accuracy(trainer, tok, texts, labels, max_len: int = MAX_TOKENS) -> 
     logits = trainer.predict(LabelledSentences(tok, texts, labels, max_len)).predictions
     return float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())
 
+# %% ../nbs/11_text.ipynb #t10ref-2
 def transformers_reference(splits: dict, n_classes: int, seed: int = 0, cfg: dict = REFERENCE) -> dict:
     "The plain recipe: one fine-tune per rate, the rate best on validation kept: {lr, valid: {lr: acc}, test, seconds}."
     t0, valid, out = time.perf_counter(), {}, {}
@@ -718,7 +741,7 @@ def benchmark_splits(name: str, seed: int = 0) -> tuple:
         tt, ty, _ = load_banking77('test')
     else: raise ValueError(f"name must be 'polarity' or 'banking77', not {name!r}")
     xs, ys = [texts[i] for i in pool], [y[i] for i in pool]
-    tr, va = stratified_split(ys, 0.2, seed)
+    tr, va = validation_split(ys, 0.2, seed)
     pick = lambda idx: ([xs[i] for i in idx], [ys[i] for i in idx])
     return dict(train=pick(tr), valid=pick(va), test=(tt, ty)), classes
 

@@ -25,11 +25,11 @@ from .models import ResBlock, ResNet, _ckpt_paths, load_checkpoint, read_checkpo
 
 # %% auto #0
 __all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle',
-           'set_train_mode', 'fit', 'plot_history', 'cache_key', 'code_hash', 'cached_model', 'pretrain_supervised',
-           'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder', 'reconstruction_loss', 'add_noise',
-           'rotate_batch', 'pretrain_selfsupervised', 'extract_features', 'probe_features', 'probe_predictions',
-           'linear_probe', 'block_features', 'shipped_name', 'bench_one', 'benchmark', 'print_benchmark',
-           'train_shipped_backbone', 'card_markdown']
+           'set_train_mode', 'fit', 'bar', 'plot_history', 'cache_key', 'code_hash', 'cached_model',
+           'pretrain_supervised', 'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder',
+           'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
+           'probe_features', 'probe_predictions', 'linear_probe', 'block_features', 'shipped_name', 'bench_one',
+           'benchmark', 'print_benchmark', 'train_shipped_backbone', 'card_markdown']
 
 # %% ../nbs/05_pretraining.ipynb #a6c10f54
 RECIPES = {
@@ -175,6 +175,12 @@ def _log_row(log, row: dict):
              for k in ('epoch', 'train_loss', 'train_acc', 'valid_loss', 'valid_acc')]
     log(cells + [f"{row['seconds']:.1f}s"], table=True)
 
+def bar(items, comment: str = ''):
+    "A progress bar over `items` in a notebook or a terminal; the bare items when the output goes to a file."
+    if not (IN_NOTEBOOK or sys.stdout.isatty()): return items
+    pb = progress_bar(items); pb.comment = comment
+    return pb
+
 # %% ../nbs/05_pretraining.ipynb #511d0c60
 def _save_progress(path, model, optimizer, train, hist, meta):
     "Checkpoint after an epoch: weights, optimiser buffers, the batch generator's state, the history."
@@ -271,11 +277,11 @@ def pretrain_supervised(source: ImageSet, recipe: dict, seed: int = 0, test: Ima
                     test=None if test is None else [len(test), int(test.x[::97].sum())], code=supervised_code())
     return cached_model('supervised', key, build, train_fn)
 
+# %% ../nbs/05_pretraining.ipynb #87f7edeb-2
 def supervised_code() -> str:
     "The hash of the code that supervised pretraining runs, a part of its cache key."
     return code_hash(pretrain_supervised, fit, _train_epoch, evaluate, make_optimizer, one_cycle, set_train_mode,
                      ResNet, ResBlock, Batches, random_crop_flip)
-
 
 # %% ../nbs/05_pretraining.ipynb #5c0e7d01
 def compare_to_log(history: list, card: dict, loss_rtol: float = 0.03, acc_tol: float = 0.015) -> dict:
@@ -491,6 +497,7 @@ LOG_FORMAT = ("one row per epoch: epoch; train_loss and train_acc, the means ove
               "test_acc on the source test split after the epoch (evaluation mode; the loss with label smoothing); "
               "lr, the learning rate after the epoch's last step; seconds, the epoch's training time")
 
+# %% ../nbs/05_pretraining.ipynb #f82cae98-2
 def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkpoint=None, note: str = None,
                            label_smoothing: float = None) -> dict:
     "Pretrain the recipe at `scale` (with another `label_smoothing` if given) on CIFAR-10's 8 source classes; write it, card, log."
@@ -524,6 +531,7 @@ def train_shipped_backbone(scale: str = 'full', seed: int = 0, dest=None, checkp
     atomic_write(dest/f'{name}.card.md', lambda t: t.write_text(card_markdown(card)))
     return card
 
+# %% ../nbs/05_pretraining.ipynb #f82cae98-3
 def card_markdown(card: dict) -> str:
     "A model card as Markdown: its fields as a table, then its training log as a table."
     rows = '\n'.join(f"| {k} | {v} |" for k, v in card.items() if k not in ('log', 'log_format') and v is not None)
@@ -534,4 +542,3 @@ def card_markdown(card: dict) -> str:
         text += (f"\n## Training log\n\n{card['log_format']}.\n\n| {' | '.join(cols)} |\n|{'---|' * len(cols)}\n" +
                  ''.join(f"| {' | '.join(fmt(r[c]) for c in cols)} |\n" for r in card['log']))
     return text
-

@@ -44,6 +44,8 @@ def trained(tmp_path_factory):
     (lambda p: p, 'no class folders'),
     (lambda p: (make_folder(p, classes=('only',)), p)[1], 'single class'),
     (lambda p: ([(p / c).mkdir() for c in 'ab'], [(p / c / 'x.dat').write_text('hi') for c in 'ab'], p)[2], 'no usable images'),
+    (lambda p: (make_folder(p / 'train'), make_folder(p / 'test', classes=('cat', 'dog', 'fox')), p)[2],
+     'that the training folder lacks'),  # the one folder walk (chapter 01) checks every split, for both recipes
 ])
 def test_finetune_bad_folders(tmp_path, capsys, setup, message):
     base = tmp_path / 'in'; base.mkdir()
@@ -168,7 +170,7 @@ def test_pretrain_options_checked(tmp_path, capsys, option, value):
 
 def test_finetune_function_checks_options_too(tmp_path):
     from ftbook.cli import UsageError, finetune
-    with pytest.raises(UsageError, match='--valid-pct must be a number from'):
+    with pytest.raises(UsageError, match='valid_pct must be a number from'):
         finetune(make_folder(tmp_path / 'p', n=3), tmp_path / 'out', valid_pct=float('nan'))
     assert not (tmp_path / 'out').exists()
 

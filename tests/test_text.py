@@ -38,7 +38,7 @@ def test_reader_handles_the_surprises(tmp_path):
     assert texts[0] == 'good, really' and labels == ['p', 'n', 'p'] and not counts['header']
 
 
-@pytest.mark.parametrize('labels,msg', [(['a'] * 5, 'single class'), (['a', 'a', 'b'], "class 'b' has a single example")])
+@pytest.mark.parametrize('labels,msg', [(['a'] * 5, 'single class'), (['a', 'a', 'b'], "class 'b' has fewer than 2")])
 def test_bad_label_sets(tmp_path, capsys, labels, msg):
     f = tmp_path / 'one.csv'
     f.write_text('\n'.join(f'sentence {i},{y}' for i, y in enumerate(labels)) + '\n')
@@ -52,6 +52,19 @@ def test_without_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, 'transformers', None)
     with pytest.raises(MissingExtra, match=r"pip install 'ftbook\[text\]'"): require_transformers()
     assert 'ftbook[text]' in TEXT_EXTRA
+
+
+def test_finetune_folder_on_a_labelled_file_from_a_fresh_process(tmp_path, data_home):
+    "finetune_folder('reviews.tsv') with only ftbook.recipe imported: the text modality is found by name, not by an import."
+    import subprocess
+    f, out = messy_tsv(tmp_path / 'reviews.tsv'), tmp_path / 'run'
+    code = ("import sys\nfrom ftbook.recipe import finetune_folder\nassert 'ftbook.text' not in sys.modules\n"
+            f"run = finetune_folder({str(f)!r}, out={str(out)!r}, epochs=2, unfreeze='no', size=32)\n"
+            "print(type(run).__name__, run.metrics['texts']['rows'])")
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == f"Run {len(POS) + len(NEG) + 3}", p.stdout[-500:]
+    assert json.loads((out/'model.json').read_text())['kind'] == 'text'
 
 
 def test_finetune_predict_evaluate(tmp_path, capsys, data_home):
@@ -71,7 +84,7 @@ def test_finetune_predict_evaluate(tmp_path, capsys, data_home):
     sentences.write_text('what a lovely film\n\nso boring\n')
     rc, o, err = run(capsys, 'predict', out/'model', 'a joy', sentences, '--json')
     rows = json.loads(o)
-    assert rc == 0 and [r['text'] for r in rows] == ['a joy', 'what a lovely film', 'so boring']
+    assert rc == 0 and [r['input'] for r in rows] == ['a joy', 'what a lovely film', 'so boring']
     assert all(r['prediction'] in ('neg', 'pos') and 0.5 <= r['probability'] <= 1 for r in rows)
     labelled = tmp_path / 'labelled.csv'
     labelled.write_text('text,label\nwarm and wise,pos\na mess,neg\nfunny,pos\n')
