@@ -601,8 +601,9 @@ def json_from_fresh_process(code: str, env: dict = None, timeout: float = None):
 def fingerprint_in_process(env: dict = None, threads: int = 2) -> dict:
     "`numerics_fingerprint` from a fresh Python process whose environment is this one's with `env` applied (None removes)."
     import inspect
-    # the two functions' source, run where only torch is imported (ftbook's other imports would triple the start-up)
+    # the functions' source, run where only torch is imported (ftbook's other imports would triple the start-up)
     code = ("import hashlib, json, torch\nimport torch.nn.functional as F\n" + inspect.getsource(_digest) +
+            inspect.getsource(torch_threads) +
             inspect.getsource(numerics_fingerprint) + f"print(json.dumps(numerics_fingerprint({threads})))")
     return json_from_fresh_process(code, env, timeout=300)
 

@@ -290,6 +290,8 @@ def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: 
     return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
 
 # %% ../nbs/06_finetuning.ipynb #bb6f4ddc
+_progress = bar  # chapter 05's bar, under the name the packaged scarce study's code hash (`_study_code_sha`) was taken with
+
 def grid_search(score, grid) -> tuple:
     "(the value of `grid` whose `score(value)` is highest, {value: score}): the learning-rate search of every recipe."
     scores = {v: score(v) for v in grid}
@@ -526,7 +528,7 @@ def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: I
     # skip: the (seed, N, draw) triples already run elsewhere (the pilot's in the table)
     lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
     feats = test_features_of(backbone, dict(test=target_test), mean, std)
-    for seed in bar(seeds):
+    for seed in _progress(seeds):
         big = nested_labels(target_train, [hi], seed)[hi]
         for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
             if (seed, n, j) in skip: continue
