@@ -11,9 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LOOPBACK', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main', 'torchrun_command', 'failure_message',
-           'run_ranks', 'shard_order', 'cnn_task', 'text_task', 'toy_task', 'ddp_check', 'ddp_checks', 'evaluate_once',
-           'allreduce_seconds']
+__all__ = ['LOOPBACK', 'LOST_PEER', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main', 'torchrun_command',
+           'failure_message', 'run_ranks', 'shard_order', 'cnn_task', 'text_task', 'toy_task', 'ddp_check',
+           'ddp_checks', 'evaluate_once', 'allreduce_seconds']
 
 # %% ../nbs/13_distributed.ipynb #d13imp2
 import torch
@@ -48,7 +48,7 @@ def ring_allreduce(tensors: list) -> tuple:
     return [torch.cat(ch).view_as(tensors[0]) for ch in chunks], sent
 
 # %% ../nbs/13_distributed.ipynb #d13rankmain
-LOOPBACK = dict(MASTER_ADDR='127.0.0.1', GLOO_SOCKET_IFNAME='lo')  # the ranks talk over this machine's loopback only
+LOOPBACK = dict(MASTER_ADDR='127.0.0.1', GLOO_SOCKET_IFNAME='lo')  # with torchrun's --local-addr: loopback only
 
 class DistributedError(FtbookError):
     "A data-parallel run that did not finish on every rank; the message says which rank stopped and why."
@@ -72,14 +72,19 @@ def rank_main(argv: list):
 def torchrun_command(world: int, target: str, args: dict, out, timeout: float) -> list:
     "The `torchrun` command that runs `target` ('module:function') on `world` ranks of this machine."
     code = 'import sys; from ftbook.distributed import rank_main; rank_main(sys.argv[1:])'
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={world}', '--no-python',
+    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={world}',
+            f"--local-addr={LOOPBACK['MASTER_ADDR']}", '--no-python',
             sys.executable, '-c', code, target, json.dumps(args), str(out), str(timeout)]
 
+LOST_PEER = ('Connection reset by peer', 'Connection closed by peer', 'gloo')  # what a rank reports when another vanished
+
 def failure_message(failed: dict, world: int, log: str) -> str:
-    "One line: the ranks that failed first and why (a rank whose peer vanished reports a closed connection: not a cause)."
-    causes = {r: e for r, e in failed.items() if not any(w in e for w in ('gloo', 'Connection'))} or failed
-    why = '; '.join(f"rank {r}: {e}" for r, e in causes.items()) or (log.strip().splitlines() or ['no output'])[-1][:200]
-    return f"{len(causes) or 'a'} of {world} ranks failed ({why}); the others stopped with them and nothing was kept."
+    "One line: the ranks whose error is not a lost peer, and why (or torchrun's exit code when no rank could say)."
+    causes = {r: e for r, e in failed.items() if not any(w in e for w in LOST_PEER)} or failed
+    if causes: return (f"{len(causes)} of {world} ranks failed ({'; '.join(f'rank {r}: {e}' for r, e in causes.items())}); "
+                       "the others stopped with them and nothing was kept.")
+    line = next((l.strip() for l in log.splitlines() if 'exitcode' in l), 'no error was reported')
+    return f"a rank of {world} stopped without saying why (torchrun: {line[:200]}); nothing was kept."
 
 def run_ranks(target: str, world: int, args: dict, timeout: float = 120.0) -> list:
     "Run `target(rank, world, **args)` on `world` processes under torchrun; the tensors each rank returned, by rank."
@@ -90,6 +95,8 @@ def run_ranks(target: str, world: int, args: dict, timeout: float = 120.0) -> li
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL); p.communicate()
             raise DistributedError(f"the {world} ranks ran past {3 * timeout:.0f} s and were stopped; nothing was kept.") from None
+        except BaseException:  # an interrupt: no rank is left running
+            os.killpg(p.pid, signal.SIGKILL); p.communicate(); raise
         failed = {r: (Path(out)/f'rank{r}.error').read_text() for r in range(world) if (Path(out)/f'rank{r}.error').exists()}
         if failed or p.returncode: raise DistributedError(failure_message(failed, world, log))
         return [load_file(str(Path(out)/f'rank{r}.safetensors')) for r in range(world)]
@@ -109,7 +116,7 @@ def cnn_task(cfg: dict) -> tuple:
     model = train_mode_frozen_bn(new_head(backbone, 2))  # BatchNorm keeps its pretrained statistics on every rank
     test = load_cifar10('test', download=False)
     ids = [test.classes.index(c) for c in CIFAR10_TARGET]
-    half = -(-max(cfg['n'], cfg['n_eval']) // 2)  # the file is sorted by class: as many of each
+    half = -(-max(cfg['n'], cfg['n_eval']) // 2)  # as many of each class
     keep = torch.cat([(test.y == i).nonzero().flatten()[:half] for i in ids])
     mean, std = (torch.tensor(card[k]).view(1, 3, 1, 1) for k in ('mean', 'std'))
     x, y = (test.x[keep].float() / 255 - mean) / std, (test.y[keep] == ids[1]).long()
@@ -123,7 +130,7 @@ def text_task(cfg: dict) -> tuple:
     set_seed(cfg['seed'])
     model = TextClassifier(load_encoder(), 2).eval()  # eval: no dropout masks, which would differ by rank
     texts, labels, _ = load_sentence_polarity(download=False)
-    half = -(-max(cfg['n'], cfg['n_eval']) // 2)  # the file is sorted by label: as many of each
+    half = -(-max(cfg['n'], cfg['n_eval']) // 2)  # as many of each label
     keep = [i for c in (0, 1) for i in [j for j, l in enumerate(labels) if l == c][:half]]
     ids, y = encode(load_tokenizer(), [texts[i] for i in keep], cfg['max_len']), torch.tensor([labels[i] for i in keep])
     loss = lambda m, idx: F.cross_entropy(m(*pad_batch([ids[i] for i in idx])), y[idx])
@@ -143,9 +150,11 @@ TASKS = {'cnn': cnn_task, 'text': text_task, 'toy': toy_task}
 
 def ddp_check(rank: int, world: int, task: str, cfg: dict) -> dict:
     "`cfg['steps']` SGD steps of `task` on this rank's shards of global batches of `cfg['bs']`, then an evaluation."
+    if cfg['bs'] % world or cfg['n'] < cfg['steps'] * cfg['bs']:
+        raise FtbookError(f"bs ({cfg['bs']}) must divide into {world} equal shards and n ({cfg['n']}) hold steps x bs samples.")
     model, loss, correct = TASKS[task](cfg)
     start = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-    wrapped = DDP(model) if world > 1 else model  # wrapped after freezing: DDP averages the gradients of what trains
+    wrapped = DDP(model) if world > 1 else model  # wrap after any freezing: DDP averages the gradients of what trains
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=cfg['lr'], momentum=0.9)
     order, b = shard_order(cfg['n'], rank, world, cfg['seed']), cfg['bs'] // world
     t0 = time.perf_counter()
@@ -155,7 +164,8 @@ def ddp_check(rank: int, world: int, task: str, cfg: dict) -> dict:
     seconds = time.perf_counter() - t0
     counted, right = evaluate_once(model, correct, cfg['n_eval'], rank, world)
     return dict(params=torch.cat([p.detach().flatten() for p in model.parameters()]), start=start,
-                seconds=torch.tensor([seconds]), counted=torch.tensor(counted), right=torch.tensor(right))
+                seconds=torch.tensor([seconds]), counted=torch.tensor(counted), right=torch.tensor(right),
+                threads=torch.tensor(torch.get_num_threads()))
 
 def ddp_checks(rank: int, world: int, tasks: list, cfg: dict) -> dict:
     "`ddp_check` of each of `tasks` in turn, in the same processes (one start-up for all): {'task.name': tensor}."
