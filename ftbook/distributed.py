@@ -163,7 +163,8 @@ def ddp_check(rank: int, world: int, task: str, cfg: dict) -> dict:
         opt.zero_grad(); loss(wrapped, order[step * b:(step + 1) * b]).backward(); opt.step()
     seconds = time.perf_counter() - t0
     counted, right = evaluate_once(model, correct, cfg['n_eval'], rank, world)
-    return dict(params=torch.cat([p.detach().flatten() for p in model.parameters()]), start=start,
+    params = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return dict(params=params, moved=(params - start).abs().max(),  # how far the steps moved any parameter
                 seconds=torch.tensor([seconds]), counted=torch.tensor(counted), right=torch.tensor(right),
                 threads=torch.tensor(torch.get_num_threads()))
 

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_per_class, data_dir, set_seed, sha256_file, stratified_split, torch_threads, validation_split
+from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_per_class, data_dir, set_seed, sha256_file, torch_threads, validation_split
 from .finetune import plot_verdicts
 from .metrics import effect_interval, holm_verdicts, most_confident_mistakes, verdict
 from .models import read_checkpoint, save_checkpoint
