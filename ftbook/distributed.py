@@ -6,14 +6,15 @@ Docs: https://ftbook.github.io/ftbook/distributed.html.md"""
 
 # %% ../nbs/13_distributed.ipynb #d13imp1
 from __future__ import annotations
-import importlib, json, os, signal, subprocess, sys, tempfile, time
+import copy, importlib, json, math, os, signal, subprocess, sys, tempfile, threading, time
 from datetime import timedelta
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['LOOPBACK', 'LOST_PEER', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main', 'torchrun_command',
-           'failure_message', 'run_ranks', 'shard_order', 'cnn_task', 'text_task', 'toy_task', 'ddp_check',
-           'ddp_checks', 'evaluate_once', 'allreduce_seconds']
+__all__ = ['LOOPBACK', 'LOST_PEER', 'ECHO', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main',
+           'torchrun_command', 'failure_message', 'run_ranks', 'shard_order', 'cnn_task', 'text_task', 'toy_task',
+           'ddp_check', 'ddp_checks', 'evaluate_once', 'tail_digest', 'tail_rank', 'launch_tail', 'train_tail_ranks',
+           'allreduce_seconds']
 
 # %% ../nbs/13_distributed.ipynb #d13imp2
 import torch
@@ -29,7 +30,8 @@ from .data import CIFAR10_TARGET, FtbookError, get_scale, load_cifar10, set_seed
 from .finetune import new_head
 from .imagenet import LITE0_CARD
 from .models import course_backbone
-from .recipe import train_mode_frozen_bn
+from .recipe import (Activations, Pretrained, TailHead, modality_for, read_cache, train_mode_frozen_bn, train_tail,
+                           write_cache)
 
 # %% ../nbs/13_distributed.ipynb #d13ring
 def ring_allreduce(tensors: list) -> tuple:
@@ -79,27 +81,44 @@ def torchrun_command(world: int, target: str, args: dict, out, timeout: float) -
 LOST_PEER = ('Connection reset by peer', 'Connection closed by peer', 'gloo')  # what a rank reports when another vanished
 
 def failure_message(failed: dict, world: int, log: str) -> str:
-    "One line: the ranks whose error is not a lost peer, and why (or torchrun's exit code when no rank could say)."
-    causes = {r: e for r, e in failed.items() if not any(w in e for w in LOST_PEER)} or failed
+    "One line: the ranks whose error is not a lost peer, and why; else the ranks that said nothing, with torchrun's exit code."
+    causes = {r: e for r, e in failed.items() if not any(w in e for w in LOST_PEER)}
     if causes: return (f"{len(causes)} of {world} ranks failed ({'; '.join(f'rank {r}: {e}' for r, e in causes.items())}); "
                        "the others stopped with them and nothing was kept.")
+    silent = [str(r) for r in range(world) if r not in failed]  # the others only lost their connection to these
+    who = f"rank {', '.join(silent)} of {world}" if 0 < len(silent) < world else f"a rank of {world}"
     line = next((l.strip() for l in log.splitlines() if 'exitcode' in l), 'no error was reported')
-    return f"a rank of {world} stopped without saying why (torchrun: {line[:200]}); nothing was kept."
+    lost = '; the others lost their connection to it' if failed else ''
+    return f"{who} stopped without saying why (torchrun: {line[:200]}){lost}; nothing was kept."
 
-def run_ranks(target: str, world: int, args: dict, timeout: float = 120.0) -> list:
+
+# %% ../nbs/13_distributed.ipynb #d13runranks-2
+ECHO = '[ftbook] '  # a rank's output line that starts so is shown as it comes; the rest is kept for the error message
+
+def _read_lines(stream, lines: list, echo: bool):
+    for line in stream:
+        lines.append(line)
+        if echo and line.startswith(ECHO): print(line[len(ECHO):], end='', flush=True)
+
+def run_ranks(target: str, world: int, args: dict, timeout: float = 120.0, limit: float = None, echo: bool = False) -> list:
     "Run `target(rank, world, **args)` on `world` processes under torchrun; the tensors each rank returned, by rank."
+    limit = 3 * timeout if limit is None else limit  # the whole command's bound, in seconds (math.inf: none)
     with tempfile.TemporaryDirectory(prefix='ftbook-ranks-') as out:
         p = subprocess.Popen(torchrun_command(world, target, args, out, timeout), env={**os.environ, **LOOPBACK},
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        try: log, _ = p.communicate(timeout=3 * timeout)
+        lines = []
+        reader = threading.Thread(target=_read_lines, args=(p.stdout, lines, echo), daemon=True); reader.start()
+        try: p.wait(timeout=None if math.isinf(limit) else limit)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL); p.communicate()
-            raise DistributedError(f"the {world} ranks ran past {3 * timeout:.0f} s and were stopped; nothing was kept.") from None
+            os.killpg(p.pid, signal.SIGKILL); p.wait()
+            raise DistributedError(f"the {world} ranks ran past {limit:.0f} s and were stopped; nothing was kept.") from None
         except BaseException:  # an interrupt: no rank is left running
-            os.killpg(p.pid, signal.SIGKILL); p.communicate(); raise
+            os.killpg(p.pid, signal.SIGKILL); p.wait(); raise
+        reader.join()
         failed = {r: (Path(out)/f'rank{r}.error').read_text() for r in range(world) if (Path(out)/f'rank{r}.error').exists()}
-        if failed or p.returncode: raise DistributedError(failure_message(failed, world, log))
+        if failed or p.returncode: raise DistributedError(failure_message(failed, world, ''.join(lines)))
         return [load_file(str(Path(out)/f'rank{r}.safetensors')) for r in range(world)]
+
 
 # %% ../nbs/13_distributed.ipynb #d13order
 def shard_order(n: int, rank: int, world: int, seed: int = 0, epoch: int = 0) -> list:
@@ -183,6 +202,73 @@ def evaluate_once(model: nn.Module, correct, n: int, rank: int, world: int) -> t
     else: parts = [list(zip(idx, right))]
     once = dict(pair for part in parts for pair in part)  # a sample dealt twice is kept once
     return [len(once), sum(len(p) for p in parts)], sum(once.values())
+
+# %% ../nbs/13_distributed.ipynb #d13tailrank
+def tail_digest(modules: list) -> torch.Tensor:
+    "A fingerprint of the modules' parameters (the sum of each one's float64 values), equal on ranks that trained alike."
+    return torch.stack([p.detach().double().sum() for m in modules for p in m.parameters()])
+
+def tail_rank(rank: int, world: int, folder: str, seeds: list, epochs: int, lr: float, bs: int, threads: int = 1,
+              fail_rank: int = None) -> dict:
+    "Under torchrun: `train_tail` on this rank's shares, once per seed from the start in `folder`; validation counted once."
+    torch.set_num_threads(threads)
+    start = Path(folder)/'start.safetensors'
+    feats, _ = read_cache(Path(folder)/'acts.safetensors', 'ranks', ('train', 'valid'))
+    train, valid, out = feats['train'], feats['valid'], {}
+    pretrained, head, _ = modality_for(str(start)).load(start)
+    state = copy.deepcopy(pretrained.tail.state_dict()), copy.deepcopy(head.state_dict())
+    for seed in seeds:
+        pretrained.tail.load_state_dict(state[0]); head.load_state_dict(state[1])  # each seed from the same start
+        def on_epoch(epoch: int, total: float):
+            t = torch.tensor([total], dtype=torch.float64); dist.all_reduce(t)  # every rank's summed losses
+            out[f'{seed}.loss.{epoch}'] = t / len(train)
+            if rank == 0: print(f"{ECHO}tail epoch {epoch + 1} of {epochs}: mean training loss {t.item() / len(train):.4f} "
+                                f"(all {world} ranks)", flush=True)
+            if rank == fail_rank: os.kill(os.getpid(), signal.SIGKILL)  # a rank that dies without a word
+        out[f'{seed}.seconds'] = torch.tensor([train_tail(pretrained, head, train, epochs, lr, bs, seed, rank, world, on_epoch)])
+        if len(valid):
+            both = TailHead(pretrained.tail, head)
+            right = lambda m, idx: m({k: v[idx].float() for k, v in valid.acts.items()}).argmax(1) == valid.y[idx]
+            out[f'{seed}.counted'], out[f'{seed}.right'] = map(torch.tensor, evaluate_once(both, right, len(valid), rank, world))
+        out[f'{seed}.digest'] = tail_digest([pretrained.tail, head])
+    if rank == 0: out.update({f'tail.{k}': v.clone() for k, v in pretrained.tail.state_dict().items()} |
+                             {f'head.{k}': v.clone() for k, v in head.state_dict().items()})
+    return out
+
+
+# %% ../nbs/13_distributed.ipynb #d13launch
+def launch_tail(pretrained: Pretrained, head: nn.Linear, feats: dict, seeds: list, cfg: dict, nproc: int,
+                timeout: float = 300.0) -> list:
+    "`tail_rank` on `nproc` ranks from this `pretrained` and `head`; each rank's results, checked to agree."
+    with tempfile.TemporaryDirectory(prefix='ftbook-tail-') as folder:
+        pretrained.save(Path(folder)/'start', head, dict(classes=[str(c) for c in range(head.out_features)],
+                                                          start=pretrained.config['described']))
+        empty = Activations({k: v[:0] for k, v in feats['train'].acts.items()}, feats['train'].y[:0], [], [])
+        write_cache(Path(folder)/'acts.safetensors', 'ranks', dict(valid=empty) | feats)
+        threads = max(1, torch.get_num_threads() // nproc)
+        results = run_ranks('ftbook.distributed:tail_rank', nproc, dict(cfg, folder=folder, seeds=seeds, threads=threads),
+                            timeout, limit=math.inf, echo=True)
+    for s in seeds:
+        if any(not torch.equal(r[f'{s}.digest'], results[0][f'{s}.digest']) for r in results):
+            raise DistributedError(f"the {nproc} ranks ended with different parameters (seed {s}); nothing was kept.")
+    return results
+
+
+# %% ../nbs/13_distributed.ipynb #d13trainranks
+def train_tail_ranks(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: int, lr: float, bs: int = 32,
+                     seed: int = 0, nproc: int = 2) -> float:
+    "`train_tail` on `nproc` processes: the recipe's unfrozen phase with `--nproc`; rank 0's tail and head loaded here."
+    print(f"the unfrozen phase on {nproc} processes (torchrun, gloo over loopback, "
+          f"{max(1, torch.get_num_threads() // nproc)} thread(s) each)")
+    try: r0 = launch_tail(pretrained, head, dict(train=a), [seed], dict(epochs=epochs, lr=lr, bs=bs), nproc)[0]
+    except DistributedError as e:
+        raise DistributedError(f"the unfrozen phase stopped: {e} The output folder keeps the body-features cache and the "
+                               "head-only model saved before that phase; no metrics or report were written.") from None
+    pretrained.tail.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('tail.')})
+    head.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('head.')})
+    pretrained.tail.eval(); head.eval()
+    return r0[f'{seed}.seconds'].item()
+
 
 # %% ../nbs/13_distributed.ipynb #d13links
 LINKS = {'8 GPUs, one node (NVLink)': dict(k=8, gb_per_s=200.0),          # assumed effective all-reduce bandwidth

@@ -13,18 +13,19 @@ from pathlib import Path
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['OPTION_RANGES', 'MODALITIES', 'MODALITY_MODULES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'CIFAR8', 'CIFAR8_SCALE',
-           'DEMO', 'UsageError', 'check_option', 'check_choice', 'prepare_out', 'BadInput', 'Pretrained', 'register',
-           'known_modalities', 'modality_for', 'labelled_file_modality', 'fold_batchnorm', 'body_chunk', 'ImageModel',
-           'timm_starting_point', 'image_checkpoint', 'list_inputs', 'split_inputs', 'plan_threads', 'input_loader',
-           'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache',
-           'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score', 'ood_crossfit_scores',
-           'ood_threshold', 'train_mode_frozen_bn', 'train_tail', 'unfreeze_if_it_pays', 'accuracy_with_ci',
-           'predict_features', 'predict_activations', 'predict_inputs', 'write_figure', 'worst_figure', 'input_size',
-           'report_text', 'write_run', 'Run', 'Fitted', 'FinetuneOptions', 'checked_field', 'finetune_options',
-           'finetune_folder', 'fit_head_and_tail', 'fitted_metrics', 'write_folder_run', 'evaluate_folder',
-           'predict_files', 'choose_strategy_lr', 'auto_strategy', 'finetune_cifar8', 'starts_from_course_backbone',
-           'finetune', 'lookalike_folder', 'demo_verdicts', 'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
+__all__ = ['OPTION_RANGES', 'MODALITIES', 'MODALITY_MODULES', 'OOD_QUANTILE', 'OOD_FOLDS', 'UNFREEZE', 'PARALLEL_TAIL', 'CIFAR8',
+           'CIFAR8_SCALE', 'DEMO', 'UsageError', 'check_option', 'check_choice', 'prepare_out', 'BadInput',
+           'Pretrained', 'register', 'known_modalities', 'modality_for', 'labelled_file_modality', 'fold_batchnorm',
+           'body_chunk', 'ImageModel', 'timm_starting_point', 'image_checkpoint', 'list_inputs', 'split_inputs',
+           'plan_threads', 'input_loader', 'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations',
+           'read_cache', 'write_cache', 'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score',
+           'ood_crossfit_scores', 'ood_threshold', 'train_mode_frozen_bn', 'TailHead', 'tail_batches', 'train_tail',
+           'tail_trainer', 'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations',
+           'predict_inputs', 'write_figure', 'worst_figure', 'input_size', 'report_text', 'write_run', 'Run', 'Fitted',
+           'FinetuneOptions', 'checked_field', 'finetune_options', 'finetune_folder', 'fit_head_and_tail',
+           'fitted_metrics', 'write_folder_run', 'evaluate_folder', 'predict_files', 'choose_strategy_lr',
+           'auto_strategy', 'finetune_cifar8', 'starts_from_course_backbone', 'finetune', 'lookalike_folder',
+           'demo_verdicts', 'demo_conclusion', 'demo', 'benchmark', 'print_benchmark']
 
 # %% ../nbs/09_recipe.ipynb #de807705
 import matplotlib.pyplot as plt
@@ -34,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_file
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/09_recipe.ipynb #d843267c
@@ -60,7 +62,7 @@ class UsageError(FtbookError):
 # %% ../nbs/09_recipe.ipynb #9cb78e70
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
-                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0)}
+                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0), 'nproc': (int, 1, 64)}
 
 # %% ../nbs/09_recipe.ipynb #56d6eb00
 def check_option(name: str, value):
@@ -548,38 +550,67 @@ def train_mode_frozen_bn(model: nn.Module) -> nn.Module:
         if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
     return model
 
+# %% ../nbs/09_recipe.ipynb #629dd1a7-1
+class TailHead(nn.Module):
+    "The tail, then the head: the one module the unfrozen phase trains (and DDP wraps, on several ranks)."
+    def __init__(self, tail: nn.Module, head: nn.Linear): super().__init__(); self.tail, self.head = tail, head
+    def forward(self, acts: dict) -> torch.Tensor: return self.head(self.tail(acts))
+
+def tail_batches(n: int, bs: int, world: int = 1) -> int:
+    "Batches per epoch: the last, partial one kept when each of `world` ranks gets at least one input of it."
+    return n // bs + (n % bs >= world)
+
+
 # %% ../nbs/09_recipe.ipynb #629dd1a7-2
 def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: int, lr: float, bs: int = 32,
-               seed: int = 0) -> float:
-    "Train the tail and the head on cached activations (BatchNorm statistics kept), as `tail_schedule` says; seconds per input-epoch."
+               seed: int = 0, rank: int = 0, world: int = 1, on_epoch=None) -> float:
+    "Train tail and head on cached activations, as `tail_schedule` says (on `world` ranks, each its share of a batch); seconds per input-epoch."
     set_seed(seed)
     sch = pretrained.tail_schedule
     bs = sch['bs'] or bs
     if sch['fresh_head']: head.reset_parameters()  # a new head, as the articles start BERT's classifier
     params = [p for p in pretrained.tail.parameters()] + list(head.parameters())
+    for p in params: p.requires_grad_(True)  # before DDP wraps the model: it averages the gradients of what trains then
+    model = TailHead(pretrained.tail, head) if world == 1 else DDP(TailHead(pretrained.tail, head))
     opt = torch.optim.AdamW(params, lr, weight_decay=sch['weight_decay'])
-    steps = epochs * math.ceil(len(a) / bs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=sch['warmup'], anneal_strategy=sch['anneal'],
-                                                cycle_momentum=sch['cycle_momentum'])
-    g, t0 = torch.Generator().manual_seed(seed), time.perf_counter()
-    for p in params: p.requires_grad_(True)
+    n_batches = tail_batches(len(a), bs, world)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * n_batches, pct_start=sch['warmup'],
+                                                anneal_strategy=sch['anneal'], cycle_momentum=sch['cycle_momentum'])
+    g, t0 = torch.Generator().manual_seed(seed), time.perf_counter()  # the same batches and flips on every rank
+    if world > 1: torch.manual_seed(seed + 1 + rank)  # dropout: each rank its own masks, as other inputs would get
     for epoch in bar(range(epochs), 'tail epochs'):
         train_mode_frozen_bn(pretrained.tail); head.train()
-        for idx in torch.randperm(len(a), generator=g).split(bs):
-            acts = pretrained.augment({k: v[idx].float() for k, v in a.acts.items()}, g)
-            loss = F.cross_entropy(head(pretrained.tail(acts)), a.y[idx])
+        total = 0.0
+        for idx in torch.randperm(len(a), generator=g).split(bs)[:n_batches]:
+            acts = pretrained.augment({k: v[idx].float() for k, v in a.acts.items()}, g)  # drawn for the whole batch
+            part = torch.arange(len(idx)).tensor_split(world)[rank]  # this rank's share; DDP averages the gradients
+            if world > 1: acts = {k: v[part] for k, v in acts.items()}
+            loss = F.cross_entropy(model(acts), a.y[idx[part]]) * (world * len(part) / len(idx))  # shares weighted by size
             if not torch.isfinite(loss): raise NonFiniteLoss(f"the loss became {loss.item()} in tail epoch {epoch + 1}")
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            total += loss.item() * len(idx) / world
+        if on_epoch: on_epoch(epoch, total)  # this rank's sum of losses over the epoch's inputs
     pretrained.tail.eval(); head.eval()
     return (time.perf_counter() - t0) / (epochs * len(a))
+
 
 # %% ../nbs/09_recipe.ipynb #d0dbd433
 UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike folder
 
+# %% ../nbs/09_recipe.ipynb #d0dbd433-2
+PARALLEL_TAIL = 'ftbook.distributed:train_tail_ranks'  # chapter 13's launcher; it imports this module, so found by name
+
+def tail_trainer(nproc: int = 1):
+    "`train_tail` in this process, or on `nproc` processes under torchrun (chapter 13), with the same arguments."
+    if nproc == 1: return train_tail
+    module, name = PARALLEL_TAIL.split(':')
+    return functools.partial(getattr(importlib.import_module(module), name), nproc=nproc)
+
+
 # %% ../nbs/09_recipe.ipynb #ebfd2b90
 def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations,
                         mode: str = 'auto', epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32,
-                        budget: float = 180.0, seed: int = 0, vx: torch.Tensor = None) -> tuple:
+                        budget: float = 180.0, seed: int = 0, vx: torch.Tensor = None, nproc: int = 1) -> tuple:
     "(decision, validation features): train tail and head at a lower rate (auto: if it fits `budget`); keep if it pays."
     vx = pooled_features(pretrained, valid) if vx is None else vx  # the frozen tail's, when the caller has them
     with torch.no_grad(): head_right = (head(vx).argmax(1) == valid.y)
@@ -598,14 +629,15 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
         return d, vx
     lr = min(head_lr * UNFREEZE['lr_factor'], pretrained.tail_lr_cap)
     t0 = time.perf_counter()
-    train_tail(pretrained, head, train, epochs, lr, bs, seed)
+    tail_trainer(nproc)(pretrained, head, train, epochs, lr, bs, seed)
     vx_tail = pooled_features(pretrained, valid)
     with torch.no_grad(): right = (head(vx_tail).argmax(1) == valid.y)
     gain = paired_bootstrap(right.numpy(), head_right.numpy())
     d.update(ran=True, seconds=round(time.perf_counter() - t0, 1), lr=lr, epochs=epochs,
              unfrozen_valid_acc=right.float().mean().item(), gain=round(gain['diff'], 4),
              gain_ci95=[round(gain['low'], 4), round(gain['high'], 4)])
-    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}) moved validation "
+    where = f", on {nproc} processes" if nproc > 1 else ''
+    what = (f"training the last blocks (on cached activations, {epochs} epochs at lr {lr:.1e}{where}) moved validation "
             "accuracy "
             f"from {d['head_valid_acc']:.1%} to {d['unfrozen_valid_acc']:.1%} ({gain['diff']:+.1%}, 95% CI "
             f"{gain['low']:+.1%} to {gain['high']:+.1%})")
@@ -758,6 +790,8 @@ class FinetuneOptions:
                             'the budget', ('auto', 'yes', 'no'))
     unfreeze_epochs: int = _option(UNFREEZE['epochs'], 'epochs of the unfrozen phase')
     budget: float = _option(180.0, 'seconds the unfrozen phase may take when unfreeze is auto')
+    nproc: int = _option(1, 'processes that train the unfrozen phase data-parallel under torchrun (chapter 13), '
+                         'each on its share of every batch; 1: this process')
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, checked_field(f, getattr(self, f.name)))
@@ -816,7 +850,7 @@ def fit_head_and_tail(pretrained: Pretrained, feats: dict, classes: list, o: Fin
                 history=hist.rows, phase='head on frozen body')
     pretrained.save(path, head, meta)
     decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, o.unfreeze, o.unfreeze_epochs, lr, o.bs,
-                                       o.budget, o.seed, vx)
+                                       o.budget, o.seed, vx, o.nproc)
     if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
     meta['phase'] = 'tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body'
     return Fitted(head, hist, meta, decision, x, vx, Path(path))
@@ -949,6 +983,8 @@ def auto_strategy(train: ImageSet) -> str:
 def finetune_cifar8(folder, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "The course's 32-px recipe: the shipped cifar8 backbone (or an ftbook checkpoint) and a chapter-06 strategy."
     o, t0 = finetune_options(options, **kw), time.perf_counter()
+    if o.nproc > 1: raise UsageError("nproc must be 1 with the cifar8 recipe, which trains in one process; several "
+                                     "processes train the unfrozen phase of a pretrained backbone (the default).", 'nproc')
     backbone, weights, strategy, lr = o.backbone, o.weights, o.strategy, o.lr
     if strategy == 'from scratch': backbone, weights = ('cifar8' if backbone == 'auto' else backbone), 'none'
     build, mean, std, described, native = _starting_point(backbone, weights)

@@ -29,3 +29,71 @@ def test_a_rank_that_dies_is_one_line_and_stops_the_others():
     with pytest.raises(DistributedError, match='rank 1: RuntimeError: rank 1 stopped on purpose') as e:
         run_ranks('ftbook.distributed:ddp_check', 2, dict(task='toy', cfg=dict(CFG, fail_rank=1)), timeout=20)
     assert '\n' not in str(e.value) and 'the others stopped with them' in str(e.value) and 'rank 0' not in str(e.value)
+
+
+# The recipe's unfrozen phase on two processes (`ftbook finetune --nproc 2`)
+import copy, json
+
+import torch.nn as nn
+
+from ftbook import distributed
+from ftbook.cli import main
+from ftbook.distributed import train_tail_ranks
+from ftbook.recipe import Activations, ImageModel, lookalike_folder, tail_batches, train_tail
+
+
+def _flat(*modules):
+    return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
+
+
+def test_tail_batches_keep_a_last_batch_only_if_every_rank_gets_some():
+    assert tail_batches(37, 8, 1) == 5 and tail_batches(37, 8, 2) == 5 and tail_batches(33, 8, 2) == 4 and tail_batches(32, 8, 2) == 4
+
+
+def test_the_tail_on_two_ranks_trains_as_in_one_process(capsys):
+    "EfficientNet-Lite0's tail on 37 inputs in batches of 8: the last batch of 5 is shared 3 and 2, weighted by size."
+    pre = ImageModel.start('auto')
+    g = torch.Generator().manual_seed(0)
+    a = Activations({'x': torch.randn(37, 192, 7, 7, generator=g).half()}, torch.randint(0, 3, (37,), generator=g), list(range(37)), [])
+    head, state = nn.Linear(1280, 3), copy.deepcopy(pre.tail.state_dict())
+    start, h1 = _flat(pre.tail, head), copy.deepcopy(head)
+    train_tail(pre, h1, a, 2, 1e-3, 8, seed=0)
+    one = _flat(pre.tail, h1)
+    pre.tail.load_state_dict(state)
+    train_tail_ranks(pre, head, a, 2, 1e-3, 8, seed=0, nproc=2)
+    two, out = _flat(pre.tail, head), capsys.readouterr().out
+    moved, diff = (one - start).abs().max().item(), (one - two).abs().max().item()
+    assert moved > 1e-3 and diff < 1e-4 and diff < moved / 30, (moved, diff)  # equal up to rounding, and not trivially
+    assert 'on 2 processes' in out and 'tail epoch 2 of 2: mean training loss' in out  # rank 0's progress, shown as it came
+
+
+def _photos(tmp_path):
+    return lookalike_folder(tmp_path/'photos', ('cat', 'dog'), n_train=8, seed=0, size=(120, 90))
+
+
+def test_a_dead_rank_ends_finetune_in_one_line_without_metrics(tmp_path, capsys, monkeypatch):
+    real = distributed.run_ranks
+    monkeypatch.setattr(distributed, 'run_ranks', lambda target, world, args, *a, **k: real(target, world, dict(args, fail_rank=1), *a, **k))
+    out = tmp_path/'run'
+    rc = main(['finetune', str(_photos(tmp_path)), '--out', str(out), '--unfreeze', 'yes', '--nproc', '2'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count('\n') == 1 and 'the unfrozen phase stopped' in err and 'stopped without saying why' in err, err
+    assert not (out/'metrics.json').exists() and not (out/'report.md').exists()
+    assert (out/'model.safetensors').exists()  # the head-only model saved before the phase, whole
+
+
+def test_cifar8_recipe_refuses_nproc(tmp_path, capsys):
+    rc = main(['finetune', str(_photos(tmp_path)), '--out', str(tmp_path/'run'), '--backbone', 'cifar8', '--nproc', '2'])
+    assert rc == 2 and '--nproc' in capsys.readouterr().err and not (tmp_path/'run').exists()
+
+
+def test_text_finetune_on_two_processes(tmp_path, capsys):
+    from test_text import NEG, POS
+    f = tmp_path/'reviews.csv'
+    f.write_text('\n'.join(f'{t},pos' for t in POS) + '\n' + '\n'.join(f'{t},neg' for t in NEG) + '\n')
+    rc = main(['finetune', str(f), '--out', str(tmp_path/'run'), '--unfreeze', 'yes', '--unfreeze-epochs', '2', '--nproc', '2',
+               '--size', '16'])
+    o = capsys.readouterr()
+    assert rc == 0, o.err
+    u = json.loads((tmp_path/'run'/'metrics.json').read_text())['unfreeze']
+    assert u['ran'] and 'on 2 processes' in u['why'] and 'tail epoch 2 of 2' in o.out
