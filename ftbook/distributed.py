@@ -6,15 +6,15 @@ Docs: https://ftbook.github.io/ftbook/distributed.html.md"""
 
 # %% ../nbs/13_distributed.ipynb #d13imp1
 from __future__ import annotations
-import copy, importlib, json, math, os, signal, subprocess, sys, tempfile, threading, time
+import copy, importlib, json, math, os, re, signal, subprocess, sys, tempfile, threading, time
 from datetime import timedelta
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOOPBACK', 'LOST_PEER', 'ECHO', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main',
-           'torchrun_command', 'failure_message', 'run_ranks', 'shard_order', 'cnn_task', 'text_task', 'toy_task',
-           'ddp_check', 'ddp_checks', 'evaluate_once', 'tail_digest', 'tail_rank', 'launch_tail', 'train_tail_ranks',
-           'allreduce_seconds']
+           'torchrun_command', 'failure_message', 'exit_reason', 'run_ranks', 'shard_order', 'cnn_task', 'text_task',
+           'toy_task', 'ddp_check', 'ddp_checks', 'evaluate_once', 'tail_digest', 'tail_rank', 'launch_tail',
+           'train_tail_ranks', 'allreduce_seconds']
 
 # %% ../nbs/13_distributed.ipynb #d13imp2
 import torch
@@ -87,9 +87,16 @@ def failure_message(failed: dict, world: int, log: str) -> str:
                        "the others stopped with them and nothing was kept.")
     silent = [str(r) for r in range(world) if r not in failed]  # the others only lost their connection to these
     who = f"rank {', '.join(silent)} of {world}" if 0 < len(silent) < world else f"a rank of {world}"
-    line = next((l.strip() for l in log.splitlines() if 'exitcode' in l), 'no error was reported')
     lost = '; the others lost their connection to it' if failed else ''
-    return f"{who} stopped without saying why (torchrun: {line[:200]}){lost}; nothing was kept."
+    return f"{who} stopped without saying why ({exit_reason(log)}){lost}; nothing was kept."
+
+def exit_reason(log: str) -> str:
+    "What torchrun's log says of the first rank that failed: its exit code, or the signal that killed it."
+    m = re.search(r'exitcode: (-?\d+)', log)
+    if not m: return 'torchrun reported no exit code'
+    code = int(m.group(1))
+    try: return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    except ValueError: return f"exit code {code}"
 
 
 # %% ../nbs/13_distributed.ipynb #d13runranks-2
