@@ -6,15 +6,15 @@ Docs: https://ftbook.github.io/ftbook/distributed.html.md"""
 
 # %% ../nbs/13_distributed.ipynb #d13imp1
 from __future__ import annotations
-import copy, importlib, json, math, os, re, signal, subprocess, sys, tempfile, threading, time
+import copy, hashlib, importlib, json, math, os, re, signal, subprocess, sys, tempfile, threading, time
 from datetime import timedelta
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['LOOPBACK', 'LOST_PEER', 'ECHO', 'TASKS', 'LINKS', 'ring_allreduce', 'DistributedError', 'rank_main',
            'torchrun_command', 'failure_message', 'exit_reason', 'run_ranks', 'shard_order', 'cnn_task', 'text_task',
-           'toy_task', 'ddp_check', 'ddp_checks', 'evaluate_once', 'tail_digest', 'tail_rank', 'launch_tail',
-           'train_tail_ranks', 'allreduce_seconds']
+           'toy_task', 'ddp_check', 'ddp_checks', 'evaluate_once', 'tail_digest', 'rank_threads', 'tail_rank',
+           'launch_tail', 'train_tail_ranks', 'allreduce_seconds']
 
 # %% ../nbs/13_distributed.ipynb #d13imp2
 import torch
@@ -83,18 +83,21 @@ LOST_PEER = ('Connection reset by peer', 'Connection closed by peer', 'gloo')  #
 def failure_message(failed: dict, world: int, log: str) -> str:
     "One line: the ranks whose error is not a lost peer, and why; else the ranks that said nothing, with torchrun's exit code."
     causes = {r: e for r, e in failed.items() if not any(w in e for w in LOST_PEER)}
-    if causes: return (f"{len(causes)} of {world} ranks failed ({'; '.join(f'rank {r}: {e}' for r, e in causes.items())}); "
-                       "the others stopped with them and nothing was kept.")
-    silent = [str(r) for r in range(world) if r not in failed]  # the others only lost their connection to these
-    who = f"rank {', '.join(silent)} of {world}" if 0 < len(silent) < world else f"a rank of {world}"
+    if causes:
+        whose = f"all {world} ranks" if len(causes) == world else f"{len(causes)} of {world} ranks"
+        others = '' if len(causes) == world else '; the others stopped with them'
+        return f"{whose} failed ({'; '.join(f'rank {r}: {e}' for r, e in causes.items())}){others}; nothing from the ranks was kept."
+    silent = [r for r in range(world) if r not in failed]  # the others only lost their connection to these
+    who = f"rank {', '.join(map(str, silent))} of {world}" if 0 < len(silent) < world else f"a rank of {world}"
     lost = '; the others lost their connection to it' if failed else ''
-    return f"{who} stopped without saying why ({exit_reason(log)}){lost}; nothing was kept."
+    reason = exit_reason(log, silent[0] if len(silent) == 1 else None)
+    return f"{who} stopped without saying why ({reason}){lost}; nothing from the ranks was kept."
 
-def exit_reason(log: str) -> str:
-    "What torchrun's log says of the first rank that failed: its exit code, or the signal that killed it."
-    m = re.search(r'exitcode: (-?\d+)', log)
-    if not m: return 'torchrun reported no exit code'
-    code = int(m.group(1))
+def exit_reason(log: str, rank: int = None) -> str:
+    "What torchrun's log says of `rank` (or of the first rank that failed): its exit code, or the signal that killed it."
+    found = {int(r): int(c) for c, r in re.findall(r'exitcode: (-?\d+)\) local_rank: (\d+)', log)}
+    code = found.get(rank) if rank is not None else next(iter(found.values()), None)
+    if code is None: return 'torchrun reported no exit code for it'
     try: return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     except ValueError: return f"exit code {code}"
 
@@ -118,7 +121,7 @@ def run_ranks(target: str, world: int, args: dict, timeout: float = 120.0, limit
         try: p.wait(timeout=None if math.isinf(limit) else limit)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL); p.wait()
-            raise DistributedError(f"the {world} ranks ran past {limit:.0f} s and were stopped; nothing was kept.") from None
+            raise DistributedError(f"the {world} ranks ran past {limit:.0f} s and were stopped; nothing from the ranks was kept.") from None
         except BaseException:  # an interrupt: no rank is left running
             os.killpg(p.pid, signal.SIGKILL); p.wait(); raise
         reader.join()
@@ -212,8 +215,15 @@ def evaluate_once(model: nn.Module, correct, n: int, rank: int, world: int) -> t
 
 # %% ../nbs/13_distributed.ipynb #d13tailrank
 def tail_digest(modules: list) -> torch.Tensor:
-    "A fingerprint of the modules' parameters (the sum of each one's float64 values), equal on ranks that trained alike."
-    return torch.stack([p.detach().double().sum() for m in modules for p in m.parameters()])
+    "The SHA-256 of the modules' parameters and buffers, byte for byte: equal on two ranks only if they are identical."
+    h = hashlib.sha256()
+    for m in modules:
+        for k, v in m.state_dict().items(): h.update(k.encode()); h.update(v.detach().contiguous().numpy().tobytes())
+    return torch.tensor(list(h.digest()), dtype=torch.uint8)
+
+def rank_threads(nproc: int) -> int:
+    "Threads for each of `nproc` ranks: this process's threads shared out, at least one."
+    return max(1, torch.get_num_threads() // nproc)
 
 def tail_rank(rank: int, world: int, folder: str, seeds: list, epochs: int, lr: float, bs: int, threads: int = 1,
               fail_rank: int = None) -> dict:
@@ -248,16 +258,19 @@ def launch_tail(pretrained: Pretrained, head: nn.Linear, feats: dict, seeds: lis
                 timeout: float = 300.0) -> list:
     "`tail_rank` on `nproc` ranks from this `pretrained` and `head`; each rank's results, checked to agree."
     with tempfile.TemporaryDirectory(prefix='ftbook-tail-') as folder:
-        pretrained.save(Path(folder)/'start', head, dict(classes=[str(c) for c in range(head.out_features)],
-                                                          start=pretrained.config['described']))
-        empty = Activations({k: v[:0] for k, v in feats['train'].acts.items()}, feats['train'].y[:0], [], [])
-        write_cache(Path(folder)/'acts.safetensors', 'ranks', dict(valid=empty) | feats)
-        threads = max(1, torch.get_num_threads() // nproc)
-        results = run_ranks('ftbook.distributed:tail_rank', nproc, dict(cfg, folder=folder, seeds=seeds, threads=threads),
-                            timeout, limit=math.inf, echo=True)
+        try:
+            pretrained.save(Path(folder)/'start', head, dict(classes=[str(c) for c in range(head.out_features)],
+                                                              start=pretrained.config['described']))
+            empty = Activations({k: v[:0] for k, v in feats['train'].acts.items()}, feats['train'].y[:0], [], [])
+            write_cache(Path(folder)/'acts.safetensors', 'ranks', dict(valid=empty) | feats)
+        except OSError as e:
+            raise DistributedError(f"the ranks' start could not be written to {tempfile.gettempdir()} ({e.strerror}); "
+                                   "set TMPDIR to a folder with room.") from None
+        results = run_ranks('ftbook.distributed:tail_rank', nproc, dict(cfg, folder=folder, seeds=seeds, threads=rank_threads(nproc)),
+                            timeout, limit=math.inf, echo=True)  # no overall limit: a long fine-tuning is legitimate
     for s in seeds:
         if any(not torch.equal(r[f'{s}.digest'], results[0][f'{s}.digest']) for r in results):
-            raise DistributedError(f"the {nproc} ranks ended with different parameters (seed {s}); nothing was kept.")
+            raise DistributedError(f"the {nproc} ranks ended with different parameters (seed {s}); nothing from the ranks was kept.")
     return results
 
 
@@ -265,12 +278,12 @@ def launch_tail(pretrained: Pretrained, head: nn.Linear, feats: dict, seeds: lis
 def train_tail_ranks(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: int, lr: float, bs: int = 32,
                      seed: int = 0, nproc: int = 2) -> float:
     "`train_tail` on `nproc` processes: the recipe's unfrozen phase with `--nproc`; rank 0's tail and head loaded here."
-    print(f"the unfrozen phase on {nproc} processes (torchrun, gloo over loopback, "
-          f"{max(1, torch.get_num_threads() // nproc)} thread(s) each)")
+    threads = rank_threads(nproc)
+    print(f"the unfrozen phase on {nproc} processes (torchrun, gloo over loopback, {threads} thread{'s' if threads > 1 else ''} each)")
     try: r0 = launch_tail(pretrained, head, dict(train=a), [seed], dict(epochs=epochs, lr=lr, bs=bs), nproc)[0]
     except DistributedError as e:
         raise DistributedError(f"the unfrozen phase stopped: {e} The output folder keeps the body-features cache and the "
-                               "head-only model saved before that phase; no metrics or report were written.") from None
+                               "head-only model saved before that phase (without the unfamiliar-input flag); no metrics or report were written.") from None
     pretrained.tail.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('tail.')})
     head.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('head.')})
     pretrained.tail.eval(); head.eval()

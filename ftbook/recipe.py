@@ -19,7 +19,7 @@ __all__ = ['OPTION_RANGES', 'MODALITIES', 'MODALITY_MODULES', 'OOD_QUANTILE', 'O
            'body_chunk', 'ImageModel', 'timm_starting_point', 'image_checkpoint', 'list_inputs', 'split_inputs',
            'plan_threads', 'input_loader', 'resident_bytes', 'HeapTrimmer', 'Activations', 'body_activations',
            'read_cache', 'write_cache', 'cached_activations', 'pooled_features', 'fit_head', 'ood_fit', 'ood_score',
-           'ood_crossfit_scores', 'ood_threshold', 'train_mode_frozen_bn', 'TailHead', 'tail_batches', 'train_tail',
+           'ood_crossfit_scores', 'ood_threshold', 'train_mode_frozen_bn', 'TailHead', 'share_of_batch', 'train_tail',
            'tail_trainer', 'unfreeze_if_it_pays', 'accuracy_with_ci', 'predict_features', 'predict_activations',
            'predict_inputs', 'write_figure', 'worst_figure', 'input_size', 'report_text', 'write_run', 'Run', 'Fitted',
            'FinetuneOptions', 'checked_field', 'finetune_options', 'finetune_folder', 'fit_head_and_tail',
@@ -556,9 +556,11 @@ class TailHead(nn.Module):
     def __init__(self, tail: nn.Module, head: nn.Linear): super().__init__(); self.tail, self.head = tail, head
     def forward(self, acts: dict) -> torch.Tensor: return self.head(self.tail(acts))
 
-def tail_batches(n: int, bs: int, world: int = 1) -> int:
-    "Batches per epoch: the last, partial one kept when each of `world` ranks gets at least one input of it."
-    return n // bs + (n % bs >= world)
+def share_of_batch(n: int, rank: int, world: int) -> tuple:
+    "(positions, loss weight) of `rank`'s share of a batch of `n`: DDP's mean of the weighted shares' gradients is the batch's."
+    part = torch.arange(n).tensor_split(world)[rank]
+    if not len(part): return torch.arange(1), 0.0  # no share of this batch: one input at weight 0, to join the all-reduce
+    return part, world / n
 
 
 # %% ../nbs/09_recipe.ipynb #629dd1a7-2
@@ -573,19 +575,19 @@ def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: 
     for p in params: p.requires_grad_(True)  # before DDP wraps the model: it averages the gradients of what trains then
     model = TailHead(pretrained.tail, head) if world == 1 else DDP(TailHead(pretrained.tail, head))
     opt = torch.optim.AdamW(params, lr, weight_decay=sch['weight_decay'])
-    n_batches = tail_batches(len(a), bs, world)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * n_batches, pct_start=sch['warmup'],
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * math.ceil(len(a) / bs), pct_start=sch['warmup'],
                                                 anneal_strategy=sch['anneal'], cycle_momentum=sch['cycle_momentum'])
     g, t0 = torch.Generator().manual_seed(seed), time.perf_counter()  # the same batches and flips on every rank
-    if world > 1: torch.manual_seed(seed + 1 + rank)  # dropout: each rank its own masks, as other inputs would get
+    if world > 1: torch.manual_seed(seed * 1000 + 1 + rank)  # dropout: each rank its own masks, as other inputs get theirs
     for epoch in bar(range(epochs), 'tail epochs'):
         train_mode_frozen_bn(pretrained.tail); head.train()
         total = 0.0
-        for idx in torch.randperm(len(a), generator=g).split(bs)[:n_batches]:
+        for idx in torch.randperm(len(a), generator=g).split(bs):
             acts = pretrained.augment({k: v[idx].float() for k, v in a.acts.items()}, g)  # drawn for the whole batch
-            part = torch.arange(len(idx)).tensor_split(world)[rank]  # this rank's share; DDP averages the gradients
-            if world > 1: acts = {k: v[part] for k, v in acts.items()}
-            loss = F.cross_entropy(model(acts), a.y[idx[part]]) * (world * len(part) / len(idx))  # shares weighted by size
+            if world == 1: loss = F.cross_entropy(model(acts), a.y[idx])
+            else:
+                part, weight = share_of_batch(len(idx), rank, world)
+                loss = F.cross_entropy(model({k: v[part] for k, v in acts.items()}), a.y[idx[part]], reduction='sum') * weight
             if not torch.isfinite(loss): raise NonFiniteLoss(f"the loss became {loss.item()} in tail epoch {epoch + 1}")
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
             total += loss.item() * len(idx) / world
@@ -598,7 +600,7 @@ def train_tail(pretrained: Pretrained, head: nn.Linear, a: Activations, epochs: 
 UNFREEZE = dict(epochs=4, lr_factor=0.25)  # chosen on a 4,000-photo look-alike folder
 
 # %% ../nbs/09_recipe.ipynb #d0dbd433-2
-PARALLEL_TAIL = 'ftbook.distributed:train_tail_ranks'  # chapter 13's launcher; it imports this module, so found by name
+PARALLEL_TAIL = 'ftbook.distributed:train_tail_ranks'  # chapter 13's launcher: it imports this module, so it is found by name
 
 def tail_trainer(nproc: int = 1):
     "`train_tail` in this process, or on `nproc` processes under torchrun (chapter 13), with the same arguments."
@@ -791,7 +793,7 @@ class FinetuneOptions:
     unfreeze_epochs: int = _option(UNFREEZE['epochs'], 'epochs of the unfrozen phase')
     budget: float = _option(180.0, 'seconds the unfrozen phase may take when unfreeze is auto')
     nproc: int = _option(1, 'processes that train the unfrozen phase data-parallel under torchrun (chapter 13), '
-                         'each on its share of every batch; 1: this process')
+                         'each on its share of every batch; 1: this process (the auto estimate is for one process; the processes\' start-up comes on top)')
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, checked_field(f, getattr(self, f.name)))
@@ -849,6 +851,7 @@ def fit_head_and_tail(pretrained: Pretrained, feats: dict, classes: list, o: Fin
     meta = dict(classes=classes, start=pretrained.config['described'], seed=o.seed, **meta, lr=lr,
                 history=hist.rows, phase='head on frozen body')
     pretrained.save(path, head, meta)
+    for old in ('metrics.json', 'report.md'): (Path(path).parent/old).unlink(missing_ok=True)  # they described the model just replaced
     decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, o.unfreeze, o.unfreeze_epochs, lr, o.bs,
                                        o.budget, o.seed, vx, o.nproc)
     if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features

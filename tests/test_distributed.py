@@ -38,33 +38,43 @@ import torch.nn as nn
 
 from ftbook import distributed
 from ftbook.cli import main
-from ftbook.distributed import train_tail_ranks
-from ftbook.recipe import Activations, ImageModel, lookalike_folder, tail_batches, train_tail
+from ftbook.distributed import launch_tail
+from ftbook.models import read_checkpoint
+from ftbook.recipe import Activations, ImageModel, lookalike_folder, share_of_batch, train_tail
 
 
 def _flat(*modules):
     return torch.cat([p.detach().flatten() for m in modules for p in m.parameters()])
 
 
-def test_tail_batches_keep_a_last_batch_only_if_every_rank_gets_some():
-    assert tail_batches(37, 8, 1) == 5 and tail_batches(37, 8, 2) == 5 and tail_batches(33, 8, 2) == 4 and tail_batches(32, 8, 2) == 4
+@pytest.mark.parametrize('world', [1, 2, 3, 5])
+def test_shares_cover_each_batch_once_and_weights_give_its_mean(world):
+    for n in range(1, 12):
+        shares = [share_of_batch(n, r, world) for r in range(world)]
+        real = [p for p, w in shares if w]
+        assert sorted(torch.cat(real).tolist()) == list(range(n))  # every input of the batch once, in some rank's share
+        assert sum(w * len(p) for p, w in shares) / world == pytest.approx(1.0)  # DDP's mean of weighted sums = the batch mean
 
 
 def test_the_tail_on_two_ranks_trains_as_in_one_process(capsys):
-    "EfficientNet-Lite0's tail on 37 inputs in batches of 8: the last batch of 5 is shared 3 and 2, weighted by size."
+    "EfficientNet-Lite0's tail on 33 inputs in batches of 8: the last batch of one leaves rank 1 a share at weight 0."
     pre = ImageModel.start('auto')
     g = torch.Generator().manual_seed(0)
-    a = Activations({'x': torch.randn(37, 192, 7, 7, generator=g).half()}, torch.randint(0, 3, (37,), generator=g), list(range(37)), [])
+    a = Activations({'x': torch.randn(33, 192, 7, 7, generator=g).half()}, torch.randint(0, 3, (33,), generator=g), list(range(33)), [])
     head, state = nn.Linear(1280, 3), copy.deepcopy(pre.tail.state_dict())
-    start, h1 = _flat(pre.tail, head), copy.deepcopy(head)
-    train_tail(pre, h1, a, 2, 1e-3, 8, seed=0)
+    start, h1, losses = _flat(pre.tail, head), copy.deepcopy(head), []
+    train_tail(pre, h1, a, 2, 1e-3, 8, seed=0, on_epoch=lambda e, total: losses.append(total / len(a)))
     one = _flat(pre.tail, h1)
     pre.tail.load_state_dict(state)
-    train_tail_ranks(pre, head, a, 2, 1e-3, 8, seed=0, nproc=2)
+    r0 = launch_tail(pre, head, dict(train=a), [0], dict(epochs=2, lr=1e-3, bs=8), 2)[0]
+    pre.tail.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('tail.')})
+    head.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('head.')})
     two, out = _flat(pre.tail, head), capsys.readouterr().out
     moved, diff = (one - start).abs().max().item(), (one - two).abs().max().item()
     assert moved > 1e-3 and diff < 1e-4 and diff < moved / 30, (moved, diff)  # equal up to rounding, and not trivially
-    assert 'on 2 processes' in out and 'tail epoch 2 of 2: mean training loss' in out  # rank 0's progress, shown as it came
+    ranks_losses = [r0[f'0.loss.{e}'].item() for e in range(2)]  # all-reduced: a wrong share or weight would change them
+    assert ranks_losses == pytest.approx(losses, rel=1e-4), (ranks_losses, losses)
+    assert 'tail epoch 2 of 2: mean training loss' in out  # rank 0's progress, shown as it came
 
 
 def _photos(tmp_path):
@@ -75,11 +85,13 @@ def test_a_dead_rank_ends_finetune_in_one_line_without_metrics(tmp_path, capsys,
     real = distributed.run_ranks
     monkeypatch.setattr(distributed, 'run_ranks', lambda target, world, args, *a, **k: real(target, world, dict(args, fail_rank=1), *a, **k))
     out = tmp_path/'run'
-    rc = main(['finetune', str(_photos(tmp_path)), '--out', str(out), '--unfreeze', 'yes', '--nproc', '2'])
+    out.mkdir(); (out/'metrics.json').write_text('{"from": "an earlier run"}'); (out/'notes.txt').write_text('mine')
+    rc = main(['finetune', str(_photos(tmp_path)), '--out', str(out), '--unfreeze', 'yes', '--nproc', '2', '--force'])
     err = capsys.readouterr().err
     assert rc == 2 and err.count('\n') == 1 and 'the unfrozen phase stopped' in err and 'stopped without saying why' in err, err
-    assert not (out/'metrics.json').exists() and not (out/'report.md').exists()
-    assert (out/'model.safetensors').exists()  # the head-only model saved before the phase, whole
+    assert not (out/'metrics.json').exists() and not (out/'report.md').exists()  # the old metrics described the replaced model
+    assert (out/'notes.txt').read_text() == 'mine' and (out/'features.safetensors').exists()
+    assert read_checkpoint(out/'model.safetensors')[0]['phase'] == 'head on frozen body'  # the head-only model, whole
 
 
 def test_cifar8_recipe_refuses_nproc(tmp_path, capsys):
