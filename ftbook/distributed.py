@@ -89,6 +89,8 @@ def failure_message(failed: dict, world: int, log: str) -> str:
         return f"{whose} failed ({'; '.join(f'rank {r}: {e}' for r, e in causes.items())}){others}; nothing from the ranks was kept."
     silent = [r for r in range(world) if r not in failed]  # the others only lost their connection to these
     who = f"rank {', '.join(map(str, silent))} of {world}" if 0 < len(silent) < world else f"a rank of {world}"
+    if any('Timed out' in e for e in failed.values()):  # a hung rank: the others' all-reduce waited out the group's timeout
+        return f"{who} stopped answering: the others timed out waiting for it; nothing from the ranks was kept."
     lost = '; the others lost their connection to it' if failed else ''
     reason = exit_reason(log, silent[0] if len(silent) == 1 else None)
     return f"{who} stopped without saying why ({reason}){lost}; nothing from the ranks was kept."
@@ -189,6 +191,7 @@ def ddp_check(rank: int, world: int, task: str, cfg: dict) -> dict:
     t0 = time.perf_counter()
     for step in range(cfg['steps']):
         if rank == cfg.get('fail_rank'): raise RuntimeError(f"rank {rank} stopped on purpose before step {step + 1}")
+        if rank == cfg.get('hang_rank'): time.sleep(3600)  # a rank that hangs: the others wait out the group's timeout
         opt.zero_grad(); loss(wrapped, order[step * b:(step + 1) * b]).backward(); opt.step()
     seconds = time.perf_counter() - t0
     counted, right = evaluate_once(model, correct, cfg['n_eval'], rank, world)

@@ -109,3 +109,9 @@ def test_text_finetune_on_two_processes(tmp_path, capsys):
     assert rc == 0, o.err
     u = json.loads((tmp_path/'run'/'metrics.json').read_text())['unfreeze']
     assert u['ran'] and 'on 2 processes' in u['why'] and 'tail epoch 2 of 2' in o.out
+
+
+def test_a_rank_that_hangs_is_caught_by_the_group_timeout():
+    with pytest.raises(DistributedError, match='rank 1 of 2 stopped answering: the others timed out waiting for it') as e:
+        run_ranks('ftbook.distributed:ddp_check', 2, dict(task='toy', cfg=dict(CFG, hang_rank=1)), timeout=5)
+    assert '\n' not in str(e.value)
