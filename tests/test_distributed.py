@@ -70,8 +70,11 @@ def test_the_tail_on_two_ranks_trains_as_in_one_process(capsys):
     pre.tail.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('tail.')})
     head.load_state_dict({k[5:]: v for k, v in r0.items() if k.startswith('head.')})
     two, out = _flat(pre.tail, head), capsys.readouterr().out
-    moved, diff = (one - start).abs().max().item(), (one - two).abs().max().item()
-    assert moved > 1e-3 and diff < 1e-4 and diff < moved / 30, (moved, diff)  # equal up to rounding, and not trivially
+    # Equal up to rounding, and not trivially. Measured as norms: Adam divides each gradient by its own running size, so
+    # for a parameter whose gradient is near zero, rounding (summation order differs between 1 and 2 processes) can flip
+    # a step of size lr; a maximum over a million parameters would then measure the optimiser's amplification, not DDP.
+    moved, diff = (one - start).norm().item(), (one - two).norm().item()
+    assert moved > 0.1 and diff < moved / 30, (moved, diff)
     ranks_losses = [r0[f'0.loss.{e}'].item() for e in range(2)]  # all-reduced: a wrong share or weight would change them
     assert ranks_losses == pytest.approx(losses, rel=1e-4), (ranks_losses, losses)
     assert 'tail epoch 2 of 2: mean training loss' in out  # rank 0's progress, shown as it came
