@@ -30,8 +30,8 @@ from .recipe import (BadInput, FinetuneOptions, Pretrained, Run, UsageError, acc
 
 # %% auto #0
 __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES',
-           'FT_STRATEGIES', 'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'text_config',
-           'MissingExtra', 'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer',
+           'FT_STRATEGIES', 'HEADER_NAMES', 'TEXT_FILE_SUFFIXES', 'MAX_CHARS', 'SPLIT_FILES', 'TFIDF_FILE',
+           'text_config', 'MissingExtra', 'require_transformers', 'check_model_files', 'encoder_path', 'load_tokenizer',
            'load_encoder', 'encode', 'pad_batch', 'mean_pool', 'TextBody', 'TextClassifier', 'self_attention',
            'encoder_layer_by_hand', 'plot_attention', 'fetch_checked', 'load_sentence_polarity', 'load_banking77',
            'sample_texts_per_class', 'split_test_pool', 'length_batches', 'embed', 'features_key', 'cached_features',
@@ -40,10 +40,10 @@ __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA',
            'freeze_then_unfreeze_text', 'text_data', 'add_lower_states', 'run_text_strategy', 'run_text_strategies',
            'choose_text_rate', 'run_finetuning_strategies', 'plot_rate_choice', 'accuracies', 'text_claims',
            'decide_family', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
-           'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_valid_accuracy',
-           'finetune_text', 'sentences_report', 'texts_from_args', 'text_probabilities', 'predict_texts',
-           'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference',
-           'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
+           'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_on_split', 'save_tfidf',
+           'load_tfidf', 'pick_tfidf', 'finetune_text', 'sentences_report', 'texts_from_args', 'text_probabilities',
+           'predict_texts', 'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy',
+           'transformers_reference', 'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #37852869
 TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
@@ -56,7 +56,7 @@ def text_config(scale: str) -> dict:
     common = dict(max_len=64, bs=16, lrs=REFERENCE['lrs'], margin=0.02, epochs={8: 10, 16: 8, 32: 6, 64: 6, 128: 3, 256: 3, 512: 3})
     return {'cpu':  dict(common, test=300, valid=200, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(128,), ft_seeds=3,
                          ft_layers=4, banking_n=8, banking_seeds=3, banking_test=1000),
-            'full': dict(common, test=2000, valid=1000, pool=None, ns=(8, 16, 32, 128, 512), seeds=10, ft_ns=(16, 64, 256),
+            'full': dict(common, test=2000, valid=1000, pool=None, ns=(8, 16, 32, 64, 128, 256, 512), seeds=10, ft_ns=(16, 64, 256),
                          ft_seeds=5, ft_layers=6, banking_n=8, banking_seeds=5, banking_test=None)}[scale]
 
 # %% ../nbs/11_text.ipynb #t10card
@@ -681,11 +681,44 @@ def worst_sentences(checkpoint, valid: tuple, classes: list, k: int = 10) -> lis
     idx = most_confident_mistakes(probs.numpy(), a.y.numpy(), k)
     return [(pretrained.read(paths[a.kept[i]]), classes[int(a.y[i])], classes[int(probs[i].argmax())], float(probs[i].max())) for i in idx]
 
-def tfidf_valid_accuracy(files: dict) -> float:
-    "Validation accuracy of TF-IDF + logistic regression on the run's own split `files` (paths, labels): the baseline without pretraining."
+def tfidf_on_split(files: dict) -> tuple:
+    "(TF-IDF + logistic regression fitted on the run's own training split `files`, its validation accuracy): the baseline."
     read = lambda paths: [Path(p).read_text(encoding='utf-8') for p in paths]
     model = fit_tfidf(read(files['train'][0]), files['train'][1])
-    return float((model.predict(read(files['valid'][0])) == np.asarray(files['valid'][1])).mean())
+    return model, float((model.predict(read(files['valid'][0])) == np.asarray(files['valid'][1])).mean())
+
+# %% ../nbs/11_text.ipynb #t10tfidfsave
+TFIDF_FILE = 'tfidf'  # RUN/tfidf.safetensors: the TF-IDF baseline, kept when it beats the fine-tuned model on validation
+
+def save_tfidf(model, classes: list, path, meta: dict = None) -> Path:
+    "A `fit_tfidf` pipeline as an ftbook checkpoint: vocabulary and settings in its metadata, idf and weights as tensors (no pickle)."
+    vec, lr = model.named_steps['tfidfvectorizer'], model.named_steps['logisticregression']
+    meta = dict(meta or {}, kind='text', arch='tfidf', classes=list(classes), vocabulary={t: int(i) for t, i in vec.vocabulary_.items()},
+                tfidf=dict(ngram_range=list(vec.ngram_range), sublinear_tf=vec.sublinear_tf))
+    tensors = dict(idf=torch.as_tensor(vec.idf_), coef=torch.as_tensor(lr.coef_), intercept=torch.as_tensor(lr.intercept_))
+    return save_checkpoint(path, nn.Module(), meta, tensors)
+
+def load_tfidf(path) -> tuple:
+    "(the pipeline `save_tfidf` wrote, rebuilt without unpickling anything, its meta)."
+    from sklearn.pipeline import make_pipeline
+    meta, _, t = read_checkpoint(path)
+    if meta.get('arch') != 'tfidf': raise UsageError(f"{path} is not a TF-IDF checkpoint of `ftbook finetune`.")
+    s = meta['tfidf']
+    vec = TfidfVectorizer(ngram_range=tuple(s['ngram_range']), sublinear_tf=s['sublinear_tf'], vocabulary=meta['vocabulary'])
+    vec.idf_ = t['idf'].numpy()
+    lr = LogisticRegression()
+    lr.coef_, lr.intercept_, lr.classes_ = t['coef'].numpy(), t['intercept'].numpy(), np.arange(len(meta['classes']))
+    return make_pipeline(vec, lr), meta
+
+def pick_tfidf(model, tfidf: float, kept: float, classes: list, out) -> tuple:
+    "Keep the baseline as `out`/tfidf when it beat the model on validation, else remove a stale one: (picked, the sentence that says so)."
+    path, said = Path(out) / TFIDF_FILE, f"TF-IDF + logistic regression on the same split: {tfidf:.1%} validation accuracy, against the model's {kept:.1%}"
+    if tfidf <= kept:
+        for f in (path.with_suffix('.safetensors'), path.with_suffix('.json')): f.unlink(missing_ok=True)
+        return False, said + "; the fine-tuned model is kept"
+    save_tfidf(model, classes, path, dict(valid_accuracy=tfidf, model_valid_accuracy=kept))
+    return True, (said + f"; the baseline did better on this file, so the recipe picks it: {path}.safetensors (ftbook predict and "
+                  f"evaluate take it; export, serve and the Transformers folder take the fine-tuned model, {Path(out) / 'model'})")
 
 # %% ../nbs/11_text.ipynb #t10finetunetext2-2
 def finetune_text(path, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
@@ -707,11 +740,10 @@ def finetune_text(path, out='ftbook-run', options: FinetuneOptions = None, **kw)
         found, folder_classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
         files = split_inputs(found, folder_classes, o.valid_pct, o.seed)  # the run's own split, read once for both
         worst = worst_sentences(run.paths['model'], files['valid'], folder_classes)
-        tfidf = tfidf_valid_accuracy(files)
-    note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf)
-    kept = run.metrics['valid']['accuracy']
-    baseline = (f"TF-IDF + logistic regression on the same split: {tfidf:.1%} validation accuracy, against the model's {kept:.1%}"
-                + ("; the baseline did better on this file, and ftbook does not save it as a run's model: weigh both" if tfidf > kept else ''))
+        baseline_model, tfidf = tfidf_on_split(files)
+    picked, baseline = pick_tfidf(baseline_model, tfidf, run.metrics['valid']['accuracy'], folder_classes, out)
+    note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf,
+                picked='TF-IDF + logistic regression' if picked else 'the fine-tuned model')
     run.metrics['texts'] = note
     report = Path(out) / 'report.md'
     atomic_write(report, lambda p: p.write_text(report.read_text() + sentences_report(note, baseline, worst)))
@@ -740,7 +772,10 @@ def texts_from_args(items: list) -> list:
     return out
 
 def text_probabilities(checkpoint, texts: list) -> tuple:
-    "(classes, probabilities [n_texts, n_classes]) of a text checkpoint on sentences, unrounded."
+    "(classes, probabilities [n_texts, n_classes]) of a text checkpoint (the fine-tuned model or a TF-IDF pick) on sentences, unrounded."
+    if read_checkpoint(checkpoint)[0].get('arch') == 'tfidf':
+        model, meta = load_tfidf(checkpoint)
+        return meta['classes'], torch.as_tensor(model.predict_proba(list(texts)), dtype=torch.float32)
     pretrained, head, meta = TextModel.load(checkpoint)
     pretrained.model.head = head
     return meta['classes'], predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
@@ -754,14 +789,12 @@ def predict_texts(checkpoint, items: list) -> list:
 
 # %% ../nbs/11_text.ipynb #t10predicttext-2
 def evaluate_texts(checkpoint, path) -> dict:
-    "Accuracy (95% interval) and per-class metrics of a text checkpoint on a labelled CSV/TSV."
-    pretrained, head, meta = TextModel.load(checkpoint)
+    "Accuracy (95% interval) and per-class metrics of a text checkpoint (the model or a TF-IDF pick) on a labelled CSV/TSV."
     texts, labels, counts = read_labelled_file(path)
-    unknown = sorted(set(labels) - set(meta['classes']))
-    if unknown: raise DataError(f"{path} has labels the model was not trained on: {unknown[:3]}; it knows {meta['classes']}.")
-    pretrained.model.head = head
-    probs = predict_proba(pretrained.model, encode(pretrained.tok, texts, pretrained.max_len))
-    return accuracy_with_ci(probs, torch.tensor([meta['classes'].index(y) for y in labels]), meta['classes']) | dict(texts=counts)
+    classes, probs = text_probabilities(checkpoint, texts)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown: raise DataError(f"{path} has labels the model was not trained on: {unknown[:3]}; it knows {classes}.")
+    return accuracy_with_ci(probs, torch.tensor([classes.index(y) for y in labels]), classes) | dict(texts=counts)
 
 # %% ../nbs/11_text.ipynb #t10ref
 class LabelledSentences(Dataset):

@@ -115,3 +115,34 @@ def test_class_folders_of_txt(tmp_path, capsys, data_home):
     assert rc == 0, err
     m = json.loads((tmp_path/'run'/'metrics.json').read_text())
     assert json.loads((tmp_path/'run'/'model.json').read_text())['kind'] == 'text' and m['dropped'] == 1
+
+
+def test_tfidf_is_picked_when_it_beats_the_model_on_validation(tmp_path, capsys, data_home, monkeypatch):
+    "The fine-tuned model's validation accuracy forced below TF-IDF's, then above it: the pick follows, and predict/evaluate take it."
+    import ftbook.text as text
+    from ftbook.text import load_tfidf
+    real = text.finetune_folder
+    def scored(acc):
+        def finetune_folder(*a, **k):
+            run = real(*a, **k); run.metrics['valid']['accuracy'] = acc; return run
+        return finetune_folder
+    f, out = messy_tsv(tmp_path / 'reviews.tsv'), tmp_path / 'run'
+    monkeypatch.setattr(text, 'finetune_folder', scored(-1.0))  # below any accuracy TF-IDF can have
+    rc, o, err = run(capsys, 'finetune', f, '--out', out, '--epochs', 2, '--unfreeze', 'no', '--size', 32)
+    assert rc == 0, err
+    texts = json.loads((out/'metrics.json').read_text())['texts']
+    assert texts['picked'] == 'TF-IDF + logistic regression' and (out/'tfidf.safetensors').is_file() and (out/'model.safetensors').is_file()
+    assert 'so the recipe picks it' in (out/'report.md').read_text() and 'so the recipe picks it' in o
+    rc, o, err = run(capsys, 'predict', out/'tfidf', 'a joy', 'so boring', '--json')
+    rows, (pipeline, meta) = json.loads(o), load_tfidf(out/'tfidf')
+    expected = pipeline.predict_proba(['a joy', 'so boring'])
+    assert rc == 0 and [r['prediction'] for r in rows] == [meta['classes'][i] for i in expected.argmax(1)]
+    assert [r['probability'] for r in rows] == pytest.approx(expected.max(1).tolist(), abs=1e-4)
+    labelled = tmp_path / 'labelled.csv'
+    labelled.write_text('text,label\nwarm and wise,pos\na mess,neg\nfunny,pos\n')
+    rc, o, err = run(capsys, 'evaluate', out/'tfidf', labelled, '--json')
+    assert rc == 0 and json.loads(o)['n'] == 3
+    monkeypatch.setattr(text, 'finetune_folder', scored(2.0))  # above any: the model is kept, the stale pick removed
+    rc, o, err = run(capsys, 'finetune', f, '--out', out, '--epochs', 2, '--unfreeze', 'no', '--size', 32, '--force')
+    assert rc == 0 and not (out/'tfidf.safetensors').exists() and not (out/'tfidf.json').exists()
+    assert json.loads((out/'metrics.json').read_text())['texts']['picked'] == 'the fine-tuned model'
