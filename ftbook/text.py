@@ -53,8 +53,8 @@ REFERENCE = dict(lrs=(2e-5, 5e-5, 1e-4), epochs=4, bs=16, warmup=0.1, weight_dec
 # %% ../nbs/11_text.ipynb #t10config
 def text_config(scale: str) -> dict:
     "The chapter's experiment at `scale`: splits, N per class and seeds for each kind of strategy, training budget, rates, margin."
-    common = dict(max_len=64, bs=16, lrs=REFERENCE['lrs'], margin=0.02, epochs={8: 10, 16: 8, 32: 6, 64: 6, 128: 3, 256: 3, 512: 3})
-    return {'cpu':  dict(common, test=300, valid=200, pool=2000, ns=(8, 16, 32, 128, 512), seeds=5, ft_ns=(128,), ft_seeds=3,
+    common = dict(max_len=64, bs=16, lrs=REFERENCE['lrs'], margin=0.02, epochs={8: 10, 16: 8, 32: 6, 64: 6, 96: 3, 128: 3, 256: 3, 512: 3})
+    return {'cpu':  dict(common, test=300, valid=200, pool=2000, ns=(8, 16, 32, 96, 512), seeds=5, ft_ns=(96,), ft_seeds=3,
                          ft_layers=4, banking_n=8, banking_seeds=3, banking_test=1000),
             'full': dict(common, test=2000, valid=1000, pool=None, ns=(8, 16, 32, 64, 128, 256, 512), seeds=10, ft_ns=(16, 64, 256),
                          ft_seeds=5, ft_layers=6, banking_n=8, banking_seeds=5, banking_test=None)}[scale]
