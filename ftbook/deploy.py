@@ -19,7 +19,7 @@ from torch import nn
 from .cnn import time_it
 from .data import FtbookError, atomic_write, sha256_file
 from .metrics import format_verdict, verdict
-from .models import CheckpointError, read_checkpoint
+from .models import CheckpointError, read_meta
 from .recipe import (BadInput, ImageModel, Pretrained, UsageError, known_modalities, list_inputs, ood_score,
                            split_inputs, torch_threads)
 from .text import TextModel, labelled_folder, pad_batch, text_splits
@@ -107,7 +107,7 @@ def load_run(run) -> tuple:
     ckpt = run/'model.safetensors'
     if not ckpt.is_file():
         raise UsageError(f"{run} is not a run folder of `ftbook finetune` (it has no model.safetensors): pass the --out folder of a run.")
-    try: kind = read_checkpoint(ckpt)[0].get('kind')
+    try: kind = read_meta(ckpt).get('kind')
     except CheckpointError as e: raise UsageError(str(e)) from None
     if kind not in known_modalities():
         raise UsageError(f"{ckpt} was not written by `ftbook finetune` (its metadata names no modality): export needs a run's model.")

@@ -20,7 +20,7 @@ from .data import FtbookError, atomic_write, get_scale, sha256_file
 
 # %% auto #0
 __all__ = ['SHIPPED_BACKBONE', 'SHIPPED_BACKBONES', 'ResBlock', 'ResNet', 'model_from_config', 'CheckpointError',
-           'WeightsUnavailable', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint', 'backbone_dir',
+           'WeightsUnavailable', 'save_checkpoint', 'read_meta', 'read_checkpoint', 'load_checkpoint', 'backbone_dir',
            'pretrained_backbone', 'course_backbone']
 
 # %% ../nbs/04_models.ipynb #dcef2d1d
@@ -84,19 +84,30 @@ def save_checkpoint(path, model: nn.Module, meta: dict = None, extra: dict = Non
     return st
 
 # %% ../nbs/04_models.ipynb #ea5d8221
-def read_checkpoint(path) -> tuple:
-    "(meta, model tensors, extra tensors) of a checkpoint, read without unpickling anything."
+def _refuse_unsafe(st, e):
+    raise CheckpointError(f"{st} is not a safetensors checkpoint ({e}). ftbook refuses to unpickle files, because unpickling "
+                          "can run code; save weights with safetensors (ftbook's checkpoints are).") from None
+
+def _checkpoint_file(path) -> Path:
     st = Path(path) if Path(path).is_file() and Path(path).suffix != '.json' else _ckpt_paths(path)[0]
     if not st.exists(): raise CheckpointError(f"no checkpoint at {st}.")
+    return st
+
+def read_meta(path) -> dict:
+    "A checkpoint's metadata, read from the safetensors header alone: no tensor is loaded, nothing is unpickled."
+    st = _checkpoint_file(path)
     try:
-        from safetensors import safe_open
         with safe_open(str(st), framework='pt') as f: meta = json.loads((f.metadata() or {}).get('ftbook', 'null'))
-        tensors = load_file(str(st))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{st} is not a safetensors checkpoint ({e}). ftbook refuses to unpickle files, because unpickling "
-                              "can run code; save weights with safetensors (ftbook's checkpoints are).") from None
+    except (SafetensorError, OSError, ValueError) as e: _refuse_unsafe(st, e)
     if not isinstance(meta, dict) or meta.get('format') != 'ftbook-checkpoint-1':
         raise CheckpointError(f"{st} is a safetensors file but not an ftbook checkpoint (no ftbook metadata).")
+    return meta
+
+def read_checkpoint(path) -> tuple:
+    "(meta, model tensors, extra tensors) of a checkpoint, read without unpickling anything."
+    meta, st = read_meta(path), _checkpoint_file(path)
+    try: tensors = load_file(str(st))
+    except (SafetensorError, OSError, ValueError) as e: _refuse_unsafe(st, e)
     split = lambda pre: {k[len(pre):]: v for k, v in tensors.items() if k.startswith(pre)}
     return meta, split('model.'), split('extra.')
 

@@ -49,7 +49,7 @@ from .imagenet import (LITE0_CARD, InputFiles, NonFiniteLoss, WeightsError, coll
 from .metrics import (VERDICTS, binomial_ci, format_verdict, holm_verdicts, most_confident_mistakes,
                             paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes, verdict)
 from .models import (SHIPPED_BACKBONES, CheckpointError, WeightsUnavailable, ResNet, load_checkpoint, pretrained_backbone,
-                           read_checkpoint, save_checkpoint)
+                           read_checkpoint, read_meta, save_checkpoint)
 from .train import History, bar, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
@@ -179,7 +179,7 @@ def modality_for(backbone: str = 'auto', folder=None) -> type:
     mods = known_modalities()
     named = backbone != 'auto' and Path(backbone).suffix in ('.safetensors', '.json')
     if named or Path(str(backbone) + '.safetensors').is_file():
-        try: kind = (read_checkpoint(backbone)[0] or {}).get('kind', 'image')
+        try: kind = read_meta(backbone).get('kind', 'image')
         except CheckpointError as e: raise UsageError(str(e)) from None
         if kind not in mods: raise UsageError(f"{backbone} is a {kind} checkpoint, a kind this version of ftbook does not know.")
         return mods[kind]
@@ -1042,7 +1042,7 @@ def _fit_strategy(out, model, strategy, tb, vb, epochs, lr, meta) -> History:
     ckpt = out/'model'
     try: hist = STRATEGIES[strategy](model, tb, epochs, lr, vb, checkpoint=ckpt, resume=False, meta=meta, progress=True)
     except KeyboardInterrupt:
-        done = read_checkpoint(ckpt)[0].get('epoch') if (out/'model.safetensors').exists() else None
+        done = read_meta(ckpt).get('epoch') if (out/'model.safetensors').exists() else None
         where = (f"the last complete checkpoint (after epoch {done} of its phase) is {out/'model.safetensors'}" if done
                  else "no epoch had finished, so no checkpoint was written")
         raise KeyboardInterrupt(f"training interrupted; {where}.") from None
@@ -1059,7 +1059,7 @@ def starts_from_course_backbone(o: FinetuneOptions) -> bool:
     "Whether `o` asks for the course's 32-px recipe: the cifar8 backbone, an ftbook ResNet checkpoint, or from scratch."
     if o.backbone in CIFAR8 or o.strategy == 'from scratch': return True
     if not (Path(o.backbone).suffix in ('.safetensors', '.json', '.pt', '.pth') or Path(o.backbone).exists()): return False
-    try: meta = read_checkpoint(o.backbone)[0]
+    try: meta = read_meta(o.backbone)
     except CheckpointError: return True  # `finetune_cifar8` says what is wrong with the file
     return not ('kind' in meta or str((meta.get('config') or {}).get('arch', '')).startswith('timm.'))
 

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_per_class, data_dir, set_seed, sha256_file, torch_threads, validation_split
 from .finetune import plot_verdicts
 from .metrics import effect_interval, holm_verdicts, most_confident_mistakes, verdict
-from .models import read_checkpoint, save_checkpoint
+from .models import read_checkpoint, read_meta, save_checkpoint
 from .recipe import (BadInput, FinetuneOptions, Pretrained, Run, UsageError, accuracy_with_ci, finetune_folder,
                            finetune_options, list_inputs, predict_inputs, register, split_inputs)
 
@@ -773,7 +773,7 @@ def texts_from_args(items: list) -> list:
 
 def text_probabilities(checkpoint, texts: list) -> tuple:
     "(classes, probabilities [n_texts, n_classes]) of a text checkpoint (the fine-tuned model or a TF-IDF pick) on sentences, unrounded."
-    if read_checkpoint(checkpoint)[0].get('arch') == 'tfidf':
+    if read_meta(checkpoint).get('arch') == 'tfidf':
         model, meta = load_tfidf(checkpoint)
         return meta['classes'], torch.as_tensor(model.predict_proba(list(texts)), dtype=torch.float32)
     pretrained, head, meta = TextModel.load(checkpoint)
