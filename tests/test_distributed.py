@@ -116,6 +116,7 @@ def test_text_finetune_on_two_processes(tmp_path, capsys):
 
 
 def test_a_rank_that_hangs_is_caught_by_the_group_timeout():
+    # limit: the whole launch's bound, well above the 5-s group timeout plus two ranks' start-up (over 10 s on a loaded machine)
     with pytest.raises(DistributedError, match='rank 1 of 2 stopped answering: the others timed out waiting for it') as e:
-        run_ranks('ftbook.distributed:ddp_check', 2, dict(task='toy', cfg=dict(CFG, hang_rank=1)), timeout=5)
+        run_ranks('ftbook.distributed:ddp_check', 2, dict(task='toy', cfg=dict(CFG, hang_rank=1)), timeout=5, limit=120)
     assert '\n' not in str(e.value)
