@@ -61,6 +61,7 @@ def predict(checkpoint, inputs, as_json: bool = False) -> list:
 def pretrain(out='ftbook-pretrain', folder=None, scale: str = None, epochs: int = None, size: int = 32, seed: int = 0,
              force: bool = False) -> dict:
     "Supervised pretraining (chapter 05's recipe) on CIFAR-10's 8 source classes or a folder; writes `out`/backbone."
+    if not folder and size != 32: raise UsageError("size applies to a folder of images only: CIFAR-10's images are 32 px.", 'size')
     out = prepare_out(out, force)
     recipe = pretrain_recipe(scale or get_scale())
     if epochs: recipe['epochs'] = epochs
@@ -164,7 +165,7 @@ def _deploy_parsers(sub):
     v = sub.add_parser('serve', help="a run's page and API on this machine (chapter 12)", description=serve.__doc__)
     v.add_argument('run', help='the --out folder of `ftbook finetune` (exported with `ftbook export` to serve with onnxruntime)')
     v.add_argument('--host', default='127.0.0.1', help='address to listen on; the default answers this machine only (default: %(default)s)')
-    v.add_argument('--port', type=int, default=8000, help='port (default: %(default)s)')
+    v.add_argument('--port', type=_opt('port'), default=8000, help='port (default: %(default)s)')
 
 # %% ../nbs/10_cli.ipynb #03c6ca8c
 def main(argv=None) -> int:

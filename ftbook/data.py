@@ -124,7 +124,7 @@ def warn_if_unpinned():
 
 # %% ../nbs/01_data.ipynb #37030a8a
 def set_seed(seed: int = 42) -> int:
-    "Seed Python, NumPy and torch (CPU and CUDA) so that a run repeats exactly; warn once if numerics are unpinned."
+    "Seed Python, NumPy and torch (CPU and CUDA) so that a CPU run repeats exactly; warn once if numerics are unpinned."
     warn_if_unpinned()
     random.seed(seed)
     np.random.seed(seed)
@@ -248,7 +248,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     "Any Pillow image as 8-bit RGB: transparency composited on white, 16-bit scaled down."
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         a = np.asarray(im, dtype=np.float64)
-        a = a / 257 if im.mode != 'F' and a.max() > 255 else a
+        a = a / 257 if im.mode.startswith('I;16') or (im.mode == 'I' and a.max() > 255) else a  # 'I' may hold 8-bit values
         im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
     if im.mode == 'P' and 'transparency' in im.info: im = im.convert('RGBA')
     if im.mode in ('RGBA', 'LA', 'PA'):

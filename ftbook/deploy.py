@@ -120,8 +120,8 @@ def export_onnx(pretrained: Pretrained, meta: dict, out) -> Path:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # the exporter's notes on its own internals
         program = torch.onnx.export(module, example, input_names=names, output_names=['logits', 'features'], dynamic_shapes=dynamic,
-                                    dynamo=True, external_data=False, verbose=False)
-    atomic_write(out/'model.onnx', lambda t: program.save(str(t)))
+                                    dynamo=True, verbose=False)
+    atomic_write(out/'model.onnx', lambda t: program.save(str(t), external_data=False))
     prep = pretrained.export_files(out, meta)
     atomic_write(out/'preprocessing.json', lambda t: t.write_text(json.dumps(prep, indent=1)))
     return out/'model.onnx'
@@ -199,7 +199,7 @@ def plot_speed(times: dict, title: str = None):
     return fig
 
 # %% ../nbs/12_deploy.ipynb #d12int8
-INT8_MARGIN = 0.02  # int8 counts as equivalent to float32 when its validation accuracy is within 2 points, both ways
+INT8_MARGIN = 0.02  # int8 counts as equivalent to float32 when the 95% interval of the paired accuracy difference lies within ±2 points
 
 def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None) -> Path:
     "model.int8.onnx beside `onnx_path`: dynamic int8 for text; static int8 for images, calibrated on `calibration` inputs."
@@ -376,7 +376,10 @@ def export_transformers(run, out=None) -> Path:
         tok.save_pretrained(str(tmp))
         if out.exists(): out.rename(old)
         tmp.rename(out)
-    finally: shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists(): old.rename(out)  # the new folder did not land: the earlier one is back
+        shutil.rmtree(old, ignore_errors=True)
     return out
 
 # %% ../nbs/12_deploy.ipynb #d12predictor

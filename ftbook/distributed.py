@@ -294,8 +294,8 @@ def train_tail_ranks(pretrained: Pretrained, head: nn.Linear, a: Activations, ep
 
 
 # %% ../nbs/13_distributed.ipynb #d13links
-LINKS = {'8 GPUs, one node (NVLink)': dict(k=8, gb_per_s=200.0),          # assumed effective all-reduce bandwidth
-         '2 nodes x 8 GPUs (400 Gb/s network)': dict(k=16, gb_per_s=50.0)}  # the slowest link: between the nodes
+LINKS = {'8 GPUs, one node (NVLink)': dict(k=8, gb_per_s=200.0),          # W: assumed bandwidth of each GPU's link in the ring (not an effective all-reduce rate)
+         '2 nodes x 8 GPUs (400 Gb/s network)': dict(k=16, gb_per_s=50.0)}  # W: the slowest link, between the nodes (400 Gb/s = 50 GB/s)
 
 def allreduce_seconds(grad_bytes: float, k: int, gb_per_s: float) -> float:
     "A ring all-reduce's time: 2(k-1)/k times the gradient's bytes over the slowest link's bandwidth."

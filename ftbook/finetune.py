@@ -149,8 +149,11 @@ def linear_probe(model, train, epochs, lr, valid=None, cache: bool = False, **kw
     "Train the head only; the body, and its BatchNorm statistics, stay frozen (`cache`: on features computed once, unaugmented)."
     freeze(model.body); unfreeze(model.head)
     if not cache: return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
+    if set(kw) - {'wd', 'progress'}:
+        raise TypeError(f"cache=True trains the head on cached features and takes only wd, not {sorted(set(kw) - {'wd', 'progress'})}")
     held = (frozen_features(model.body, valid), valid.y) if valid is not None else None
-    return fit_head_on_features(model.head, frozen_features(model.body, train), train, epochs, lr, held, **kw)
+    return fit_head_on_features(model.head, frozen_features(model.body, train), train, epochs, lr, held,
+                                **({'wd': kw['wd']} if 'wd' in kw else {}))
 
 # %% ../nbs/06_finetuning.ipynb #2dcba010
 def _head_epochs(epochs): return max(1, round(epochs / 3))
@@ -348,8 +351,9 @@ def format_results(table: dict, markdown: bool = False) -> str:
     if markdown:
         return '\n'.join([f"| strategy | {' | '.join(f'N = {n}' for n in ns)} |", '|---' * (len(ns) + 1) + '|'] +
                          [f"| {s} | {' | '.join(cell(*d[n]) for n in ns)} |" for s, d in table.items()])
-    head = f"{'strategy':<22}" + ''.join(f"{f'N = {n}':>16}" for n in ns)
-    return '\n'.join([head] + [f"{s:<22}" + ''.join(f"{cell(*d[n]):>16}" for n in ns) for s, d in table.items()])
+    w = max([22] + [len(s) + 2 for s in table])  # the names' column, as wide as the longest name needs
+    head = f"{'strategy':<{w}}" + ''.join(f"{f'N = {n}':>16}" for n in ns)
+    return '\n'.join([head] + [f"{s:<{w}}" + ''.join(f"{cell(*d[n]):>16}" for n in ns) for s, d in table.items()])
 
 # %% ../nbs/06_finetuning.ipynb #ac18894f
 def nested_labels(train: ImageSet, ns, seed: int) -> dict:
@@ -652,7 +656,7 @@ def pilot_differences(res: dict) -> np.ndarray:
     return np.array([lo[s] - hi[s] for s in sorted(set(lo) & set(hi))])
 
 def _study_code_sha() -> str:
-    "A hash of the code a run of the study goes through (the study's loop, the draws, the two strategies, the fit)."
+    "A hash of the source of the study's top-level functions (its loop, the draws, the two strategies' entry points, `fit`); not of the helpers they call."
     fs = (run_scarce_study, nested_labels, disjoint_draws, run_finetune, freeze_then_unfreeze, from_scratch,
           fit_head_on_features, frozen_features, fit)
     return hashlib.sha256(''.join(inspect.getsource(f) for f in fs).encode()).hexdigest()[:16]

@@ -107,15 +107,15 @@ def lr_find_head(x, y, n_classes: int, lo: float = 1e-5, hi: float = 1.0, steps:
     set_seed(seed)
     head, g = nn.Linear(x.shape[1], n_classes), torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lo, weight_decay=1e-4)
-    lrs, losses, avg = np.geomspace(lo, hi, steps), [], None
+    lrs, losses, avg = np.geomspace(lo, hi, steps), [], 0.0
     for i, lr in enumerate(lrs):
         for group in opt.param_groups: group['lr'] = lr
         idx = torch.randint(0, len(x), (bs,), generator=g)
         loss = F.cross_entropy(head(x[idx]), y[idx])
         opt.zero_grad(); loss.backward(); opt.step()
-        avg = loss.item() if avg is None else 0.9 * avg + 0.1 * loss.item()
-        losses.append(avg / (1 - 0.9 ** (i + 1)) if i else avg)
-        if not math.isfinite(avg) or avg > 4 * min(losses): break
+        avg = 0.9 * avg + 0.1 * loss.item()
+        losses.append(avg / (1 - 0.9 ** (i + 1)))  # the average starts at zero: this undoes its pull towards zero
+        if not math.isfinite(losses[-1]) or losses[-1] > 4 * min(losses): break
     return lrs[:len(losses)], np.array(losses)
 
 def suggest_lr(lrs, losses) -> float:
@@ -125,10 +125,10 @@ def suggest_lr(lrs, losses) -> float:
 
 # %% ../nbs/07_imagenet.ipynb #cfd06d6c
 class NonFiniteLoss(FtbookError):
-    "Training produced a NaN or infinite loss; the message names the last good checkpoint."
+    "Training produced a NaN or infinite loss; the message says in which epoch."
 
 def train_head(x, y, vx, vy, n_classes: int, epochs: int, lr: float, bs: int, seed: int = 0) -> tuple:
-    "(linear head, History): a softmax classifier on body features, Adam with a cosine schedule, validated every epoch."
+    "(linear head, History): a softmax classifier on body features, AdamW with a one-cycle schedule, validated every epoch."
     set_seed(seed)
     head = nn.Linear(x.shape[1], n_classes)
     opt = torch.optim.AdamW(head.parameters(), lr, weight_decay=1e-4)

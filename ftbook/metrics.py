@@ -146,7 +146,7 @@ def _t_summary(a, b=None, paired: bool = True) -> tuple:
         raise ValueError(f"paired results need the same length: {a.size} and {b.size}. Pass paired=False.")
     if paired: a, b = a - b, np.zeros(0)
     na, nb = len(a), len(b)
-    va, vb = (a.var(ddof=1) / na if na > 1 else np.nan), (b.var(ddof=1) / nb if nb > 1 else 0.0)
+    va, vb = (a.var(ddof=1) / na if na > 1 else np.nan), ((b.var(ddof=1) / nb if nb > 1 else np.nan) if nb else 0.0)
     effect, se = a.mean() - (b.mean() if nb else 0.0), math.sqrt(va + vb)
     df = na - 1 if not nb else ((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else na + nb - 2)
     return float(effect), se, df, int(na)

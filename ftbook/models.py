@@ -123,9 +123,10 @@ def load_checkpoint(path, model: nn.Module = None) -> tuple:
                               ', '.join(f"{k} is {a} there but {b} here" for k, (a, b) in diff.items()) + ".")
     expected = model.state_dict()
     bad = [k for k in expected if k not in state or state[k].shape != expected[k].shape]
-    if bad or len(state) != len(expected):
+    extra = [k for k in state if k not in expected]
+    if bad or extra:
         raise CheckpointError(f"{_ckpt_paths(path)[0]} does not fit this model: {len(bad)} tensors missing or of another shape "
-                              f"(e.g. {bad[:3]}).")
+                              f"(e.g. {bad[:3]}), {len(extra)} not in this model (e.g. {extra[:3]}).")
     model.load_state_dict(state)
     return model, meta
 

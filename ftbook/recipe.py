@@ -62,13 +62,15 @@ class UsageError(FtbookError):
 # %% ../nbs/09_recipe.ipynb #9cb78e70
 OPTION_RANGES = {'bs': (int, 1, 4096), 'epochs': (int, 1, 1000), 'lr': (float, 1e-6, 10.0), 'size': (int, 16, 1024),
                  'valid_pct': (float, 0.01, 0.9), 'seed': (int, 0, 2**32 - 1), 'workers': (int, 0, 64),
-                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0), 'nproc': (int, 1, 64)}
+                 'unfreeze_epochs': (int, 1, 100), 'budget': (float, 0.0, 86400.0), 'nproc': (int, 1, 64),
+                 'port': (int, 1, 65535)}
 
 # %% ../nbs/09_recipe.ipynb #56d6eb00
 def check_option(name: str, value):
     "`value` as the option's type if it is finite and in `OPTION_RANGES[name]`; else a `UsageError` naming the range."
     kind, lo, hi = OPTION_RANGES[name]
-    allowed = f"{name} must be {'an integer' if kind is int else 'a number'} from {lo:g} to {hi:g}"
+    fmt = lambda x: f"{x:d}" if kind is int else f"{x:g}"  # integers exactly, never rounded
+    allowed = f"{name} must be {'an integer' if kind is int else 'a number'} from {fmt(lo)} to {fmt(hi)}"
     try: v = float(value)
     except (TypeError, ValueError): raise UsageError(f"{allowed}, not {value!r}.", name) from None
     if not math.isfinite(v) or not lo <= v <= hi or (kind is int and v != int(v)):
@@ -651,15 +653,15 @@ def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activati
     return d, vx
 
 # %% ../nbs/09_recipe.ipynb #e33ba880
-def accuracy_with_ci(probs, ys, classes) -> dict:
+def accuracy_with_ci(probs, ys, classes, noun: str = 'images') -> dict:
     "Accuracy with its 95% Clopper-Pearson interval, per-class metrics, and a plain warning when images are too few."
     pred, y = probs.argmax(1).numpy(), ys.numpy()
     k, n = int((pred == y).sum()), len(y)
     lo, hi = binomial_ci(k, n)
     m = dict(accuracy=k / n, ci95=[lo, hi], n=n, per_class=per_class_metrics(y, pred, classes))
     if hi - lo > 0.1:
-        m['warning'] = (f"only {n} images: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
-                        "cannot be told apart; add images to this split to tell more.")
+        m['warning'] = (f"only {n} {noun}: the 95% interval is {hi - lo:.0%} wide, so accuracies closer than that "
+                        "cannot be told apart; add " + noun + " to this split to tell more.")
     return m
 
 # %% ../nbs/09_recipe.ipynb #d350df3b
@@ -711,9 +713,9 @@ def input_size(prep: dict) -> str:
 
 def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -> str:
     "The run's report in Markdown."
-    v = metrics['valid']
+    v, noun = metrics['valid'], meta.get('noun', 'images')
     acc = lambda m, name: (f"**{name} accuracy: {m['accuracy']:.1%}** (95% Clopper-Pearson interval "
-                           f"{m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} images)."
+                           f"{m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {noun})."
                            + (f" Note: {m['warning']}" if 'warning' in m else ''))
     rows = '\n'.join(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
                      for c, m in v['per_class'].items())
@@ -721,12 +723,13 @@ def report_text(folder, metrics: dict, meta: dict, dropped: list, notes: list) -
     gone = '\n'.join(f"- `{d.path}`: {d.reason}" for d in dropped) or 'none'
     how = '\n'.join(f"- {n}" for n in notes) or '- nothing to note'
     inputs = meta.get('inputs') or input_size(meta)
+    trained = (f"Strategy {meta['strategy']} (chapter 06), trained on the decoded images." if 'strategy' in meta else
+               f"A head was trained on body features computed once. Unfrozen phase: {metrics['unfreeze']['why']}.")
     return (f"# ftbook finetune: {Path(folder).name}\n\nStarted from {meta['start']}, inputs {inputs}, "
-            f"seed {meta['seed']}. A head was trained on body features computed once. "
-            f"Unfrozen phase: {metrics['unfreeze']['why']}.\n\n"
+            f"seed {meta['seed']}. {trained}\n\n"
             f"{acc(v, 'Validation')}\n\n{test}\n\n"
             f"Trained on {metrics['n_train']} files; took {metrics['seconds']:.0f} s.\n\n"
-            f"| class | precision | recall | F1 | images |\n|---|---|---|---|---|\n{rows}\n\n"
+            f"| class | precision | recall | F1 | {noun} |\n|---|---|---|---|---|\n{rows}\n\n"
             "![learning curves](learning_curves.png)\n![confusion matrix](confusion_matrix.png)\n"
             "![worst predictions](worst_predictions.png)\n\n"
             f"## How the run went\n\n{how}\n\n## Files left out\n\n{gone}\n")
@@ -787,7 +790,7 @@ class FinetuneOptions:
     valid_pct: float = _option(0.2, 'validation share when the input has no valid split')
     force: bool = _option(False, 'write into the output folder even if it holds files (files of the same name are '
                           'replaced; nothing else is deleted)')
-    workers: int = _option(None, 'decoding processes (default: none on 2 cores, a quarter of the cores above)')
+    workers: int = _option(None, 'decoding processes (default: none up to 3 cores, then a quarter of the cores, at most 4)')
     unfreeze: str = _option('auto', 'train the last blocks with the head: auto runs it when its measured cost fits '
                             'the budget', ('auto', 'yes', 'no'))
     unfreeze_epochs: int = _option(UNFREEZE['epochs'], 'epochs of the unfrozen phase')
@@ -865,17 +868,17 @@ def fitted_metrics(pretrained: Pretrained, fitted: Fitted, feats: dict, classes:
     means = ood_fit(fitted.x, train.y, len(classes))
     fitted.vprobs, vscores = predict_features(head, fitted.vx, means)
     if fitted.decision['kept'] == 'unfrozen':  # the tail has seen the training images: only validation scores are new
-        calib, how = vscores, f"{len(vscores)} validation images' scores (the trained tail has seen the others)"
+        calib, how = vscores, f"{len(vscores)} validation {pretrained.noun}' scores (the trained tail has seen the others)"
     else:
         calib = ood_crossfit_scores(torch.cat([fitted.x, fitted.vx]), torch.cat([train.y, valid.y]), len(classes), seed=seed)
-        how = f"{len(calib)} training and validation images, each scored without its fold ({OOD_FOLDS} folds)"
+        how = f"{len(calib)} training and validation {pretrained.noun}, each scored without its fold ({OOD_FOLDS} folds)"
     notes.append(f"unfamiliar-input flag: the {OOD_QUANTILE:.0%} quantile of {how}")
     meta.update(ood_threshold=ood_threshold(calib), ood_quantile=OOD_QUANTILE)
     fitted.checkpoint = pretrained.save(fitted.path, head, meta, dict(ood_means=means))
-    metrics = dict(valid=accuracy_with_ci(fitted.vprobs, valid.y, classes))
+    metrics = dict(valid=accuracy_with_ci(fitted.vprobs, valid.y, classes, pretrained.noun))
     if 'test' in feats and len(feats['test']):
         tprobs, tscores = predict_activations(pretrained, head, feats['test'], means)
-        metrics['test'] = accuracy_with_ci(tprobs, feats['test'].y, classes)
+        metrics['test'] = accuracy_with_ci(tprobs, feats['test'].y, classes, pretrained.noun)
         metrics['test']['ood_flagged'] = float((tscores > meta['ood_threshold']).float().mean())
     return metrics | dict(accuracy=metrics['valid']['accuracy'], unfreeze=fitted.decision, n_train=len(train),
                           n_valid=len(valid), start=meta['start'], ood_threshold=meta['ood_threshold'])
@@ -891,7 +894,7 @@ def write_folder_run(folder, out: Path, pretrained: Pretrained, fitted: Fitted, 
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
                'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept, classes)}
     inputs = input_size(pretrained.config['preprocessing'])
-    report = report_text(folder, metrics, dict(fitted.meta, inputs=inputs), dropped, notes)
+    report = report_text(folder, metrics, dict(fitted.meta, inputs=inputs, noun=type(pretrained).noun), dropped, notes)
     paths = dict(model=fitted.checkpoint, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     noun = type(pretrained).noun
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {noun})"
@@ -912,7 +915,7 @@ def evaluate_folder(checkpoint, folder, workers: int = None) -> dict:
     paths, labels = splits.get('test') or splits.get('all') or splits.get('valid') or splits['train']
     probs, _, a = predict_inputs(pretrained, head, paths, labels, workers=workers)
     if not len(a.y): raise DataError(f"no file in {folder} could be read ({len(a.errors)} unreadable).")
-    return accuracy_with_ci(probs, a.y, classes) | dict(dropped=len(dropped) + len(a.errors))
+    return accuracy_with_ci(probs, a.y, classes, cls.noun) | dict(dropped=len(dropped) + len(a.errors))
 
 # %% ../nbs/09_recipe.ipynb #6a4f79a2
 def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
@@ -947,6 +950,9 @@ def _starting_point(backbone: str, weights: str) -> tuple:
         described = f"ftbook's shipped cifar8 backbone ({card['name']}, {card['test_accuracy']:.1%} on its source task)"
         return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
     model, meta = load_checkpoint(backbone)
+    if weights == 'none':  # from scratch: the checkpoint's architecture, fresh weights
+        fresh = lambda n: ResNet(**{k: v for k, v in model.config.items() if k != 'arch'} | dict(n_classes=n))
+        return fresh, None, None, f"ftbook ResNet shaped like {backbone}, random weights", meta.get('size', 32)
     build = lambda n: new_head(model, n)
     return build, meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
 

@@ -794,7 +794,7 @@ def evaluate_texts(checkpoint, path) -> dict:
     classes, probs = text_probabilities(checkpoint, texts)
     unknown = sorted(set(labels) - set(classes))
     if unknown: raise DataError(f"{path} has labels the model was not trained on: {unknown[:3]}; it knows {classes}.")
-    return accuracy_with_ci(probs, torch.tensor([classes.index(y) for y in labels]), classes) | dict(texts=counts)
+    return accuracy_with_ci(probs, torch.tensor([classes.index(y) for y in labels]), classes, 'texts') | dict(texts=counts)
 
 # %% ../nbs/11_text.ipynb #t10ref
 class LabelledSentences(Dataset):

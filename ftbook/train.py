@@ -105,7 +105,8 @@ def set_train_mode(model: nn.Module):
     "Training mode, except BatchNorm layers with frozen weights, which keep their statistics (evaluation mode)."
     model.train()
     for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters()): m.eval()
+        ps = list(m.parameters())  # a BatchNorm with affine=False has none, and keeps training mode
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and ps and not any(p.requires_grad for p in ps): m.eval()
 
 # %% ../nbs/05_pretraining.ipynb #77448f7c
 def _train_epoch(model, step_model, batches, device, optimizer, sched, loss_fn, batch_tfm=None, penalty=None) -> tuple:

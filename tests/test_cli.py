@@ -359,3 +359,34 @@ def test_text_model_without_the_text_extra_is_one_line_and_exit_2(exported_text_
         p = subprocess.run([sys.executable, '-c', hide, *args], capture_output=True, text=True, timeout=300)
         assert p.returncode == 2, (args[0], p.returncode, p.stderr[-2000:])
         assert len(p.stderr.strip().splitlines()) == 1 and 'pip install' in p.stderr, p.stderr
+
+
+def test_from_scratch_on_a_checkpoint_backbone_starts_from_random_weights(tmp_path, capsys):
+    "--strategy from-scratch with --backbone CHECKPOINT trains the checkpoint's architecture from fresh weights, and says so."
+    from ftbook.models import read_checkpoint
+    torch.manual_seed(1)
+    backbone = ResNet(2, widths=(8, 8, 8))
+    with torch.no_grad():
+        for p in backbone.parameters(): p.fill_(0.05)  # weights no fresh initialisation gives
+    save_checkpoint(tmp_path / 'bb', backbone, dict(classes=['a', 'b'], mean=[0.5] * 3, std=[0.2] * 3, size=32))
+    root = make_folder(tmp_path / 'photos', size=(32, 32))
+    rc, _, err = run(capsys, 'finetune', root, '--out', tmp_path / 'out', '--backbone', tmp_path / 'bb.safetensors',
+                     '--strategy', 'from-scratch', '--epochs', '1', '--lr', '1e-6')
+    assert rc == 0, err
+    start = json.loads((tmp_path / 'out' / 'metrics.json').read_text())['start']
+    assert 'random weights' in start, start
+    ours, theirs = read_checkpoint(tmp_path / 'out' / 'model.safetensors')[1], read_checkpoint(tmp_path / 'bb.safetensors')[1]
+    shared = [k for k in ours if k in theirs and ours[k].shape == theirs[k].shape and ours[k].is_floating_point()
+              and 'running' not in k and ours[k].dim() > 1]
+    assert shared and all((ours[k] - theirs[k]).abs().max() > 1e-2 for k in shared)  # nothing kept from the checkpoint
+    report = (tmp_path / 'out' / 'report.md').read_text()
+    assert 'Strategy from scratch (chapter 06)' in report and 'body features computed once' not in report
+
+
+def test_pretrain_size_without_a_folder_and_a_port_out_of_range_are_one_line(tmp_path, capsys):
+    "--size belongs to pretrain --folder (CIFAR-10 is 32 px), and serve --port is checked like every other number."
+    rc, _, err = run(capsys, 'pretrain', '--out', tmp_path / 'pre', '--size', '64')
+    assert rc == 2 and '--size' in err and '32 px' in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / 'pre').exists()
+    rc, _, err = run(capsys, 'serve', tmp_path, '--port', '70000')
+    assert rc == 2 and '--port' in err and '65535' in err and len(err.strip().splitlines()) == 1

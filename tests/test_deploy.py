@@ -2,6 +2,7 @@
 import json
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,6 +79,22 @@ def test_export_bad_input(tmp_path, capsys, data_home):
     rc, out, err = run(capsys, 'export', tmp_path/'course')
     assert rc == 2 and 'names no modality' in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path/'course').iterdir()) == ['model.json', 'model.safetensors']  # nothing written
+
+
+def test_a_failed_transformers_export_keeps_the_earlier_one(exported_text_run, tmp_path, monkeypatch):
+    "When the new folder cannot be put in place, the earlier export is back where it was, and nothing is left beside it."
+    from ftbook.deploy import export_transformers
+    run_dir = tmp_path/'run'; shutil.copytree(exported_text_run['dir'], run_dir)
+    folder = export_transformers(run_dir)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    rename = Path.rename
+    def failing(self, target):
+        if self.name.startswith('.transformers.new'): raise OSError('no space left on device')
+        return rename(self, target)
+    monkeypatch.setattr(Path, 'rename', failing)
+    with pytest.raises(OSError, match='no space'): export_transformers(run_dir)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not list(run_dir.glob('.transformers*'))
 
 
 def test_transformers_format(exported_text_run, exported_photo_run, tmp_path, capsys):

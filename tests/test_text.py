@@ -77,6 +77,7 @@ def test_finetune_predict_evaluate(tmp_path, capsys, data_home):
     assert len(m['valid']['ci95']) == 2 and m['texts']['not_utf8'] == 1 and m['texts']['truncated'] >= 1 and m['texts']['header']
     report = (out/'report.md').read_text()
     assert 'Worst-predicted validation sentences' in report and 'confusion matrix' in report
+    assert '| F1 | texts |' in report and ' texts).' in report and ' images' not in report  # the report counts sentences
     assert 0 <= m['texts']['tfidf_valid_accuracy'] <= 1 and 'TF-IDF + logistic regression on the same split' in report
     rc, o, err = run(capsys, 'finetune', f, '--out', out)
     assert rc == 2 and '--force' in err
