@@ -149,8 +149,8 @@ def linear_probe(model, train, epochs, lr, valid=None, cache: bool = False, **kw
     "Train the head only; the body, and its BatchNorm statistics, stay frozen (`cache`: on features computed once, unaugmented)."
     freeze(model.body); unfreeze(model.head)
     if not cache: return fit(model, train, epochs, lr, valid, groups=_groups((model.head, lr)), **{'progress': False, **kw})
-    if set(kw) - {'wd', 'progress'}:
-        raise TypeError(f"cache=True trains the head on cached features and takes only wd, not {sorted(set(kw) - {'wd', 'progress'})}")
+    if extra := sorted(set(kw) - {'wd', 'progress'}):
+        raise TypeError(f"cache=True trains the head on cached features and takes only wd, not {extra}")
     held = (frozen_features(model.body, valid), valid.y) if valid is not None else None
     return fit_head_on_features(model.head, frozen_features(model.body, train), train, epochs, lr, held,
                                 **({'wd': kw['wd']} if 'wd' in kw else {}))

@@ -48,8 +48,8 @@ from .imagenet import (LITE0_CARD, InputFiles, NonFiniteLoss, WeightsError, coll
                              model_preprocessing, suggest_lr, timm_model, train_head)
 from .metrics import (VERDICTS, binomial_ci, format_verdict, holm_verdicts, most_confident_mistakes,
                             paired_bootstrap, per_class_metrics, plot_confusion, plot_mistakes, verdict)
-from .models import (SHIPPED_BACKBONES, CheckpointError, WeightsUnavailable, ResNet, load_checkpoint, pretrained_backbone,
-                           read_checkpoint, read_meta, save_checkpoint)
+from .models import (SHIPPED_BACKBONES, CheckpointError, WeightsUnavailable, ResNet, load_checkpoint, model_from_config,
+                           pretrained_backbone, read_checkpoint, read_meta, save_checkpoint)
 from .train import History, bar, fit, plot_history, predict
 
 # %% ../nbs/09_recipe.ipynb #e029736e
@@ -894,9 +894,9 @@ def write_folder_run(folder, out: Path, pretrained: Pretrained, fitted: Fitted, 
                'confusion_matrix.png': plot_confusion(valid.y, vprobs.argmax(1), classes, 'validation'),
                'worst_predictions.png': worst_figure(pretrained, files['valid'][0], vprobs, valid.y, valid.kept, classes)}
     inputs = input_size(pretrained.config['preprocessing'])
-    report = report_text(folder, metrics, dict(fitted.meta, inputs=inputs, noun=type(pretrained).noun), dropped, notes)
-    paths = dict(model=fitted.checkpoint, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     noun = type(pretrained).noun
+    report = report_text(folder, metrics, dict(fitted.meta, inputs=inputs, noun=noun), dropped, notes)
+    paths = dict(model=fitted.checkpoint, features=out/'features.safetensors') | write_run(out, metrics, report, figures)
     line = lambda m: f"{m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%}, {m['n']} {noun})"
     test = f"; test accuracy {line(metrics['test'])}" if 'test' in metrics else ''
     print(f"validation accuracy {line(metrics['valid'])}{test}\nunfrozen phase: {metrics['unfreeze']['why']}\n"
@@ -951,7 +951,7 @@ def _starting_point(backbone: str, weights: str) -> tuple:
         return lambda n: new_head(model, n), card['mean'], card['std'], described, 32
     model, meta = load_checkpoint(backbone)
     if weights == 'none':  # from scratch: the checkpoint's architecture, fresh weights
-        fresh = lambda n: ResNet(**{k: v for k, v in model.config.items() if k != 'arch'} | dict(n_classes=n))
+        fresh = lambda n: model_from_config(dict(model.config, n_classes=n))
         return fresh, None, None, f"ftbook ResNet shaped like {backbone}, random weights", meta.get('size', 32)
     build = lambda n: new_head(model, n)
     return build, meta.get('mean'), meta.get('std'), f"checkpoint {backbone}", meta.get('size', 32)
