@@ -86,7 +86,7 @@ finetune-study: install  ## maintainers: run chapter 06's whole experiment (minu
 	$(BIN)/python -c "from ftbook.finetune import finetune_study; print(finetune_study())"
 
 bench: install  ## images/s: bare timm forward_features vs the recipe from JPEG files per size; ftbook's fit vs PyTorch and fastai
-	@D=$$(mktemp -d) && $(BIN)/python -c "import sys; from ftbook.recipe import lookalike_folder, benchmark, print_benchmark; \
+	@D=$$(mktemp -d) && $(BIN)/python -c "import sys; from ftbook.course import lookalike_folder, benchmark, print_benchmark; \
 	  print_benchmark(benchmark(lookalike_folder(sys.argv[1], n_train=256), sizes=(160, 192, 224)))" $$D/photos; rm -rf $$D
 	$(BIN)/python -c "from ftbook.train import benchmark, print_benchmark; print_benchmark(benchmark(n_images=16384, epochs=2))"
 	@$(MAKE) --no-print-directory bench-text

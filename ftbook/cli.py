@@ -12,8 +12,10 @@ from pathlib import Path
 
 from .data import FtbookError, cifar10_task, get_scale, load_image_folder, select_classes, transfer_split
 from .models import save_checkpoint
-from .recipe import (FinetuneOptions, UsageError, check_option, checked_field, demo, evaluate_folder, finetune,
-                           modality_for, predict_files, prepare_out)
+from .core import FinetuneOptions, UsageError, check_option, checked_field, prepare_out
+from .modality import modality_for
+from .course import demo
+from .recipe import evaluate_folder, finetune, predict_files
 from .text import evaluate_texts, predict_texts
 from .train import pretrain_recipe, pretrain_supervised
 

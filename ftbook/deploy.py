@@ -17,11 +17,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .cnn import time_it
-from .data import FtbookError, atomic_write, sha256_file
+from .data import FtbookError, atomic_write, sha256_file, torch_threads
 from .metrics import format_verdict, verdict
 from .models import CheckpointError, read_meta
-from .recipe import (BadInput, ImageModel, Pretrained, UsageError, known_modalities, list_inputs, ood_score,
-                           split_inputs, torch_threads)
+from .core import BadInput, UsageError
+from .modality import Pretrained, known_modalities, list_inputs, split_inputs
+from .image import ImageModel
+from .tune import ood_score
 from .text import TextModel, labelled_folder, pad_batch, text_splits
 
 # %% auto #0

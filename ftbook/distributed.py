@@ -30,8 +30,8 @@ from .data import CIFAR10_TARGET, FtbookError, get_scale, load_cifar10, set_seed
 from .finetune import new_head
 from .imagenet import LITE0_CARD
 from .models import course_backbone
-from .recipe import (Activations, Pretrained, TailHead, modality_for, read_cache, train_mode_frozen_bn, train_tail,
-                           write_cache)
+from .modality import Activations, Pretrained, modality_for, read_cache, write_cache
+from .tune import TailHead, train_mode_frozen_bn, train_tail
 
 # %% ../nbs/13_distributed.ipynb #d13ring
 def ring_allreduce(tensors: list) -> tuple:

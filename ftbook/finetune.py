@@ -24,23 +24,24 @@ from .data import (FtbookError, PINNED_NUMERICS, Batches, ImageSet, channel_stat
                          select_classes, set_seed, stratified_split, json_from_fresh_process, unpinned_numerics)
 from .losses import l2sp_penalty, param_snapshot
 from .metrics import VERDICTS, effect_interval, holm_verdicts, verdict
-from .models import WeightsUnavailable, SHIPPED_BACKBONES, ResNet, backbone_dir, course_backbone
+from .models import WeightsUnavailable, SHIPPED_BACKBONES, backbone_dir, course_backbone, model_from_config
 from .train import History, bar, cache_key, extract_features, fit, make_optimizer, one_cycle, predict
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SMALL_N_VARIANTS',
-           'SCARCE_STRATEGIES', 'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STRATEGY_WORDS',
-           'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run', 'freeze', 'unfreeze', 'n_trainable',
-           'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'plain_batches', 'frozen_features',
-           'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze', 'gradual_unfreeze', 'discriminative_lr',
-           'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'test_features_of', 'run_finetune',
-           'cross_validate', 'grid_search', 'choose_learning_rates', 'corrupt', 'shifted_test', 'mean_ci',
-           'results_table', 'format_results', 'nested_labels', 'disjoint_draws', 'run_strategies', 'study_path',
-           'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance', 'plot_accuracy_vs_n',
-           'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients', 'run_variant', 'run_extras',
-           'run_scarce_study', 'run_scarce', 'results_path', 'save_results', 'save_finetune_results',
-           'finetune_results', 'rerun_slice', 'rerun_spread', 'package_results', 'finetune_study', 'equivalence_power',
-           'seeds_for_power', 'scarce_study_path', 'pilot_differences', 'scarce_study', 'load_scarce_study',
+           'SCARCE_STRATEGIES', 'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STUDY_FUNCTIONS',
+           'FROZEN_HEADER', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run',
+           'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune',
+           'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze',
+           'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
+           'test_features_of', 'run_finetune', 'cross_validate', 'grid_search', 'choose_learning_rates', 'corrupt',
+           'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
+           'run_strategies', 'study_path', 'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance',
+           'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients',
+           'run_variant', 'run_extras', 'run_scarce_study', 'run_scarce', 'results_path', 'save_results',
+           'save_finetune_results', 'finetune_results', 'rerun_slice', 'rerun_spread', 'package_results',
+           'finetune_study', 'equivalence_power', 'seeds_for_power', 'scarce_study_path', 'pilot_differences',
+           'source_sha', 'recorded_study_code_sha', 'freeze_study_code', 'scarce_study', 'load_scarce_study',
            'scarce_gains', 'chapter_claims', 'format_claims', 'plot_verdicts', 'strategy_table',
            'format_strategy_table', 'strategies_path', 'strategy_record', 'recommended_strategy', 'body_head_splitter',
            'BodyHead', 'torchvision_model']
@@ -257,7 +258,7 @@ def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: Ima
     "Fine-tune `backbone` on `labels` with `strategy`; score on `test` (and each `shifted` set); accuracy, history, model."
     set_seed(seed)
     if strategy == 'from scratch':
-        model = ResNet(**{k: v for k, v in backbone.config.items() if k != 'arch'} | dict(n_classes=len(labels.classes)))
+        model = model_from_config(dict(backbone.config, n_classes=len(labels.classes)))
         mean, std = channel_stats(labels.x)
     else: model = new_head(backbone, len(labels.classes))
     device = torch.device(device or default_device())
@@ -293,8 +294,6 @@ def cross_validate(strategy: str, backbone, labels: ImageSet, k: int = 5, seed: 
     return [dict(fold=r['valid_acc'], test=r['accuracy']) for r in runs]
 
 # %% ../nbs/06_finetuning.ipynb #bb6f4ddc
-_progress = bar  # chapter 05's bar, under the name the packaged scarce study's code hash (`_study_code_sha`) was taken with
-
 def grid_search(score, grid) -> tuple:
     "(the value of `grid` whose `score(value)` is highest, {value: score}): the learning-rate search of every recipe."
     scores = {v: score(v) for v in grid}
@@ -532,7 +531,7 @@ def run_scarce_study(backbone: nn.Module, target_train: ImageSet, target_test: I
     # skip: the (seed, N, draw) triples already run elsewhere (the pilot's in the table)
     lo, hi, out = min(cfg['ns']), max(cfg['ns']), []
     feats = test_features_of(backbone, dict(test=target_test), mean, std)
-    for seed in _progress(seeds):
+    for seed in bar(seeds):
         big = nested_labels(target_train, [hi], seed)[hi]
         for n, j, labels in [(hi, 0, big)] + [(lo, j, d) for j, d in enumerate(disjoint_draws(big, lo, draws, seed))]:
             if (seed, n, j) in skip: continue
@@ -655,11 +654,37 @@ def pilot_differences(res: dict) -> np.ndarray:
     lo, hi = (scarce_gains(res['runs'], res['extras'], n) for n in (ns[0], ns[-1]))
     return np.array([lo[s] - hi[s] for s in sorted(set(lo) & set(hi))])
 
-def _study_code_sha() -> str:
-    "A hash of the source of the study's top-level functions (its loop, the draws, the two strategies' entry points, `fit`); not of the helpers they call."
-    fs = (run_scarce_study, nested_labels, disjoint_draws, run_finetune, freeze_then_unfreeze, from_scratch,
-          fit_head_on_features, frozen_features, fit)
+STUDY_FUNCTIONS = (run_scarce_study, nested_labels, disjoint_draws, run_finetune, freeze_then_unfreeze, from_scratch,
+                   fit_head_on_features, frozen_features, fit)  # the study's loop, its draws, the two strategies, `fit`
+
+def source_sha(fs) -> str:
+    "A short hash of the source text of the functions `fs`, in order (not of the helpers they call)."
     return hashlib.sha256(''.join(inspect.getsource(f) for f in fs).encode()).hexdigest()[:16]
+
+def recorded_study_code_sha() -> str:
+    "The hash of the code the packaged study ran, from its verbatim copy in `ftbook._frozen_study` (never edited)."
+    from ftbook import _frozen_study
+    return source_sha(_frozen_study.STUDY_FUNCTIONS)
+
+# %% ../nbs/06_finetuning.ipynb #5c0a0004-f
+FROZEN_HEADER = '''"""The source of the packaged scarce study's top-level functions, as they ran when it was recorded (chapter 06).
+
+A record, not code to call: written by `ftbook.finetune.freeze_study_code` when the study is packaged (`make scarce`),
+never edited by hand, and left out of nbdev's index. `recorded_study_code_sha` hashes this text, and chapter 06 checks it
+against the `code_sha256` kept in the packaged study, so the record stays valid while the live functions change. Chapter
+06 guards the live code instead by training one seed of the study again under the pinned numerics and comparing each run
+with the packaged one. Nothing here imports the names these functions call, so nothing here breaks when they move.
+"""
+from __future__ import annotations
+# Do not edit: the text below is hashed into the packaged study's code_sha256.
+'''
+
+def freeze_study_code(fs: tuple = None, path=None) -> Path:
+    "Write the source of `fs` (default: the live `STUDY_FUNCTIONS`) verbatim as `ftbook/_frozen_study.py`: the study's code."
+    fs, path = fs or STUDY_FUNCTIONS, Path(path or backbone_dir().parent/'_frozen_study.py')
+    body = '\n'.join(inspect.getsource(f) for f in fs)
+    path.write_text(f"{FROZEN_HEADER}\n{body}\nSTUDY_FUNCTIONS = ({', '.join(f.__name__ for f in fs)})\n")
+    return path
 
 # %% ../nbs/06_finetuning.ipynb #5c0a0004-1
 def scarce_study(scale: str = 'cpu') -> dict:
@@ -677,9 +702,10 @@ def scarce_study(scale: str = 'cpu') -> dict:
                             design['draws'])
     record = dict(backbone=SHIPPED_BACKBONES[scale], backbone_sha256=_backbone_sha(scale), config=cache_key(**cfg),
                   design=_jsonable(design), pilot=dict(n=len(d), effect=float(d.mean()), sd=float(d.std(ddof=1))),
-                  chosen_lr=res['chosen_lr'], code_sha256=_study_code_sha(), seconds=round(time.perf_counter() - t0, 1),
+                  chosen_lr=res['chosen_lr'], code_sha256=source_sha(STUDY_FUNCTIONS), seconds=round(time.perf_counter() - t0, 1),
                   threads=torch.get_num_threads(), torch=torch.__version__, runs=runs)
     scarce_study_path(scale).write_text(json.dumps(record, indent=1) + '\n')
+    freeze_study_code()  # the record's code, kept verbatim beside it
     return record
 
 # %% ../nbs/06_finetuning.ipynb #5c0a0004-1-2

@@ -25,8 +25,11 @@ from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_p
 from .finetune import plot_verdicts
 from .metrics import effect_interval, holm_verdicts, most_confident_mistakes, verdict
 from .models import read_checkpoint, read_meta, save_checkpoint
-from .recipe import (BadInput, FinetuneOptions, Pretrained, Run, UsageError, accuracy_with_ci, finetune_folder,
-                           finetune_options, list_inputs, predict_inputs, register, split_inputs)
+from .core import BadInput, FinetuneOptions, Run, UsageError, finetune_options
+from .modality import Pretrained, list_inputs, register, split_inputs
+from .tune import predict_inputs
+from .report import accuracy_with_ci
+from .recipe import finetune_folder
 
 # %% auto #0
 __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES',

@@ -36,9 +36,9 @@ def sidebar_sources() -> list:
     return list(dict.fromkeys(['index.ipynb'] + srcs))
 
 def page_of(src: str) -> str:
-    "The HTML page Quarto renders a source to: the numeric prefix of `01_data.ipynb` is dropped (`data.html`)."
+    "The HTML page Quarto renders a source to: the prefix of `01_data.ipynb` or `09a_core.ipynb` is dropped (`data.html`), as nbdev's `nbpath2html` does."
     p = Path(src)
-    return str(p.with_name(re.sub(r'^\d+_', '', p.stem) + '.html'))
+    return str(p.with_name(re.sub(r'^\d+[a-zA-Z0-9]*_', '', p.stem.lower()) + '.html'))
 
 def chapter_title(src: str) -> str:
     "The title a chapter's page shows: the notebook's first `# ` heading."

@@ -220,9 +220,9 @@ def test_predict_with_no_readable_input_fails(tmp_path, capsys, lite0_run):
 
 def _poison_body(monkeypatch):
     "Make the image body return NaN activations, as a broken backbone would."
-    import ftbook.recipe
-    real = ftbook.recipe.ImageModel.body
-    monkeypatch.setattr(ftbook.recipe.ImageModel, 'body', lambda self, x: {k: v * float('nan') for k, v in real(self, x).items()})
+    import ftbook.image
+    real = ftbook.image.ImageModel.body
+    monkeypatch.setattr(ftbook.image.ImageModel, 'body', lambda self, x: {k: v * float('nan') for k, v in real(self, x).items()})
 
 
 def test_nan_loss_stops_and_saves_no_model(tmp_path, capsys, monkeypatch):
@@ -337,7 +337,7 @@ def test_report_states_the_input_size(lite0_run, trained):
 def test_strategy_defaults_to_auto_on_the_backbone_its_table_measured(tmp_path, capsys):
     "Without --strategy, --backbone cifar8 trains what chapter 06's table recommends, on the backbone that table measured."
     from ftbook.finetune import recommended_strategy, strategies_path
-    from ftbook.recipe import CIFAR8_SCALE
+    from ftbook.course import CIFAR8_SCALE
     table = json.loads(strategies_path(CIFAR8_SCALE).read_text())
     n = max(int(k) for k in table['recommended'])  # enough images per class to reach the table's largest row
     root = make_folder(tmp_path / 'photos', n=round(n / 0.8) + 2, size=(32, 32))

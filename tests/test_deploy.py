@@ -125,7 +125,7 @@ def test_transformers_format(exported_text_run, exported_photo_run, tmp_path, ca
     assert rc == 0, err
     assert (folder/'modeling_ftbook.py').is_file() and not list(tmp_path.glob('run/.transformers*'))
     from ftbook.deploy import export_transformers
-    from ftbook.recipe import UsageError
+    from ftbook.core import UsageError
     mine = tmp_path/'mine'; mine.mkdir(); (mine/'notes.txt').write_text('keep me')
     with pytest.raises(UsageError, match='not an earlier Transformers export'): export_transformers(run_dir, mine)
     assert [p.name for p in mine.iterdir()] == ['notes.txt']

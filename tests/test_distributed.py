@@ -40,7 +40,10 @@ from ftbook import distributed
 from ftbook.cli import main
 from ftbook.distributed import launch_tail
 from ftbook.models import read_checkpoint
-from ftbook.recipe import Activations, ImageModel, lookalike_folder, share_of_batch, train_tail
+from ftbook.modality import Activations
+from ftbook.image import ImageModel
+from ftbook.tune import share_of_batch, train_tail
+from ftbook.course import lookalike_folder
 
 
 def _flat(*modules):
