@@ -125,7 +125,8 @@ def checked_field(f, value):
 
 # %% ../nbs/09a_core.ipynb #r09opt2
 def finetune_options(options: FinetuneOptions = None, **kw) -> FinetuneOptions:
-    "`options` (default: the defaults) with the fields named in `kw` replaced, all checked again."
+    "`options` (default: the defaults) with the fields named in `kw` replaced and checked; `options` itself when `kw` is empty."
+    if isinstance(options, FinetuneOptions) and not kw: return options  # checked when it was made: once per run
     names = [f.name for f in fields(FinetuneOptions)]
     unknown = sorted(set(kw) - set(names))
     if unknown: raise UsageError(f"{unknown[0]} is not an option of finetune; the options are {', '.join(names)}.")

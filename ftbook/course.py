@@ -119,19 +119,21 @@ def finetune_cifar8(folder, out='ftbook-run', options: FinetuneOptions = None, *
     vb = Batches(valid, 256, mean=mean, std=std, device=device)
     hist = _fit_strategy(out, model, strategy, tb, vb, o.epochs, lr, meta)
     ckpt = save_checkpoint(out/'model', model, dict(meta, history=hist.rows))
-    metrics, paths = _write_cifar8_run(out, folder, model, meta, hist, len(train), vb, valid, test, data.dropped, t0)
+    split = dict(train=train, valid=valid, test=test, dropped=data.dropped)
+    metrics, paths = _write_cifar8_run(out, folder, model, meta, hist, vb, split, t0)
     return Run(metrics, dict(model=ckpt) | paths)
 
 # %% ../nbs/09f_course.ipynb #2ab1c997
-def _write_cifar8_run(out, folder, model, meta, hist, n_train: int, vb, valid, test, dropped, t0) -> tuple:
+def _write_cifar8_run(out, folder, model, meta, hist, vb, split: dict, t0: float) -> tuple:
     "(metrics, {name: path}): metrics.json, report.md and the figures of a finished `backbone='cifar8'` run."
     classes, strategy, described = meta['classes'], meta['strategy'], meta['start']
+    valid, test, dropped = split['valid'], split['test'], split['dropped']
     logits, ys = predict(model, vb)
     metrics = dict(valid=accuracy_with_ci(logits.float().softmax(1), ys, classes))
     if test is not None:
         tb = Batches(test, 256, mean=meta['mean'], std=meta['std'], device=vb.device)
         metrics['test'] = accuracy_with_ci(predict(model, tb)[0].float().softmax(1), test.y, classes)
-    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=n_train,
+    metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=len(split['train']),
                    n_valid=len(valid), dropped=len(dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
     figures = {'learning_curves.png': plot_history(hist, f"{strategy} from {described}"),
                'confusion_matrix.png': plot_confusion(ys, logits.argmax(1), classes, 'validation'),

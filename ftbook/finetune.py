@@ -7,6 +7,7 @@ Docs: https://ftbook.github.io/ftbook/finetuning.html.md"""
 # %% ../nbs/06_finetuning.ipynb #ba81084e
 from __future__ import annotations
 import copy, gzip, hashlib, inspect, json, math, sys, time, urllib.error
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -34,8 +35,8 @@ __all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COL
            'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune',
            'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze',
            'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
-           'test_features_of', 'run_finetune', 'cross_validate', 'grid_search', 'choose_learning_rates', 'corrupt',
-           'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
+           'test_features_of', 'RunOptions', 'run_finetune', 'cross_validate', 'grid_search', 'choose_learning_rates',
+           'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
            'run_strategies', 'study_path', 'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance',
            'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients',
            'run_variant', 'run_extras', 'run_scarce_study', 'run_scarce', 'results_path', 'save_results',
@@ -252,10 +253,27 @@ def test_features_of(backbone: nn.Module, sets: dict, mean, std, device=None) ->
     return {k: frozen_features(body, Batches(ds, 1000, mean=mean, std=std, device=device)) for k, ds in sets.items()}
 
 # %% ../nbs/06_finetuning.ipynb #61c9ba2a-1
-def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: ImageSet, epochs: int, lr: float, seed: int = 0,
-                 bs: int = 64, mean=None, std=None, augment: bool = True, pad: int = 4, valid: ImageSet = None, device=None,
-                 shifted: dict = None, reestimate: bool = False, cache: bool = False, test_features: dict = None, **kw) -> dict:
+@dataclass
+class RunOptions:
+    "How `run_finetune` sets up one run, besides the strategy, the backbone, the data, the epochs and the rate."
+    seed: int = 0                 # the labels' draw is the caller's; this seeds the head, the batches and the augmentation
+    bs: int = 64                  # batch size (at most the number of labels)
+    mean: object = None           # the normalisation (the backbone's source statistics; from scratch: the labels')
+    std: object = None
+    augment: bool = True          # random crops and flips
+    pad: int = 4                  # the crops' padding
+    valid: ImageSet = None        # scored after every epoch (the learning-rate search)
+    device: object = None         # default: `default_device()`
+    shifted: dict = None          # {name: test set}: scored too (the shifted test images)
+    reestimate: bool = False      # re-estimate BatchNorm statistics on the labels before training
+    cache: bool = False           # frozen phases on features computed once (the strategies that take it)
+    test_features: dict = None    # {name: the frozen body's test features}, for a model whose body did not change
+
+def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: ImageSet, epochs: int, lr: float,
+                 options: RunOptions = None, **kw) -> dict:
     "Fine-tune `backbone` on `labels` with `strategy`; score on `test` (and each `shifted` set); accuracy, history, model."
+    o = replace(options or RunOptions(), **{k: kw.pop(k) for k in list(kw) if k in RunOptions.__dataclass_fields__})
+    seed, bs, mean, std, device, test_features = o.seed, o.bs, o.mean, o.std, o.device, o.test_features  # kw: the strategy's
     set_seed(seed)
     if strategy == 'from scratch':
         model = model_from_config(dict(backbone.config, n_classes=len(labels.classes)))
@@ -263,11 +281,11 @@ def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: Ima
     else: model = new_head(backbone, len(labels.classes))
     device = torch.device(device or default_device())
     model = model.to(device)
-    train = Batches(labels, min(bs, len(labels)), shuffle=True, augment=augment, pad=pad, mean=mean, std=std, device=device, seed=seed)
-    val = Batches(valid, 1000, mean=mean, std=std, device=device) if valid is not None else None
-    if reestimate: reestimate_bn(model, plain_batches(train))
+    train = Batches(labels, min(bs, len(labels)), shuffle=True, augment=o.augment, pad=o.pad, mean=mean, std=std, device=device, seed=seed)
+    val = Batches(o.valid, 1000, mean=mean, std=std, device=device) if o.valid is not None else None
+    if o.reestimate: reestimate_bn(model, plain_batches(train))
     t0 = time.perf_counter()
-    if cache and 'cache' in inspect.signature(STRATEGIES[strategy]).parameters: kw = dict(kw, cache=True)
+    if o.cache and 'cache' in inspect.signature(STRATEGIES[strategy]).parameters: kw = dict(kw, cache=True)
     hist = STRATEGIES[strategy](model, train, epochs, lr, val, **kw)
     seconds, acc, pred = time.perf_counter() - t0, None, None
     frozen = test_features if test_features and _same_body(model, backbone) else {}
@@ -279,7 +297,7 @@ def run_finetune(strategy: str, backbone: nn.Module, labels: ImageSet, test: Ima
         logits, ys = score(test)
         pred = logits.argmax(1)
         acc = (pred == ys).sum().item() / len(ys)
-    shift_acc = {k: (lambda lg, y: (lg.argmax(1) == y).float().mean().item())(*score(ds, k)) for k, ds in (shifted or {}).items()}
+    shift_acc = {k: (lambda lg, y: (lg.argmax(1) == y).float().mean().item())(*score(ds, k)) for k, ds in (o.shifted or {}).items()}
     return dict(strategy=strategy, n=len(labels) // len(labels.classes), seed=seed, lr=lr, accuracy=acc, valid_acc=hist.last.get('valid_acc'),
                 seconds=seconds, history=hist.rows, test_pred=None if pred is None else pred.tolist(), shift_acc=shift_acc,
                 model=model)

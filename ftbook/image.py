@@ -79,6 +79,7 @@ class _Features(nn.Module):
 class ImageModel(Pretrained):
     "A pretrained image model (timm, EfficientNet-Lite0 by default, or ftbook's ResNet) and its photos."
     kind, noun, extensions = 'image', 'images', frozenset(IMAGE_EXTENSIONS)
+    backbones = "a timm model name, cifar8 or an image checkpoint (photos)"
     def __init__(self, model: nn.Module, prep: dict, described: str):
         self.model, self.prep = model.eval(), dict(prep)
         first, self.tail = _split_image_model(model)
@@ -103,7 +104,12 @@ class ImageModel(Pretrained):
         return dict(acts, x=x)
     def thumbnail(self, raw): return resize_center_crop(raw, 96)
     @classmethod
-    def handles(cls, backbone: str) -> bool: return True  # any timm name, cifar8 or an image checkpoint
+    def handles(cls, backbone: str) -> bool:
+        "auto, cifar8, a checkpoint's file (`modality_for` reads its kind first), or a model timm knows."
+        if str(backbone) in ('auto', 'efficientnet_lite0', 'cifar8', 'ftbook') or Path(str(backbone)).exists(): return True
+        if Path(str(backbone)).suffix in ('.safetensors', '.json', '.pt', '.pth'): return True  # refused by `load` in one line
+        import timm  # here, not at the top: a text run never loads it
+        return timm.is_model(str(backbone))
 
 # %% ../nbs/09c_image.ipynb #b1ac1ac9-2
 def _n_features(model) -> int:

@@ -37,6 +37,7 @@ class Pretrained:
     kind: str = ''                      # the registry's name for the modality: 'image', 'text'
     noun: str = 'inputs'                # what its inputs are called in messages: 'images', 'texts'
     extensions: frozenset = frozenset() # file suffixes it reads, lower case with the dot
+    backbones: str = ''                 # what `--backbone` names it starts from, for messages: 'minilm (sentences)'
     config: dict                        # JSON-able: kind, arch, n_features, preprocessing, described (one line)
     tail: nn.Module                     # the trainable last part: tail(acts) -> pooled features [B, n_features]
     tail_lr_cap: float = 1e-3           # the highest rate the tail trains at when it is unfrozen
@@ -64,7 +65,7 @@ class Pretrained:
         raise NotImplementedError
     @classmethod
     def handles(cls, backbone: str) -> bool:
-        "Whether this modality starts from the `--backbone` named `backbone`."
+        "Whether this modality starts from the `--backbone` named `backbone` (exactly one modality may say yes)."
         return False
     @classmethod
     def reads_labelled_file(cls, source) -> bool:
@@ -120,9 +121,12 @@ def modality_for(backbone: str = 'auto', folder=None) -> type:
             if i > 2000: break
             for k, c in mods.items(): counts[k] += f.suffix.lower() in c.extensions
         if any(counts.values()): return mods[max(counts, key=counts.get)]
-    for cls in reversed(list(mods.values())):  # the latest registered first; ImageModel (first) is the fallback
-        if cls.handles(backbone): return cls
-    return mods['image']
+    found = [c for c in mods.values() if c.handles(backbone)]
+    if len(found) > 1: raise UsageError(f"backbone {backbone} names a starting point of {' and '.join(c.kind for c in found)}: "
+                                        "name a checkpoint instead.", 'backbone')
+    if found: return found[0]
+    raise UsageError(f"backbone {backbone}: not {', nor '.join(c.backbones for c in mods.values())}. Name one of those, or "
+                     "leave it out (auto).", 'backbone')
 
 def labelled_file_modality(source):
     "The modality that reads `source` as a labelled file (a CSV of sentences, say), or None for a folder of class folders."

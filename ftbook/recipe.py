@@ -43,7 +43,8 @@ def finetune(source, out='ftbook-run', options: FinetuneOptions = None, **kw) ->
 def finetune_folder(folder, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "Fine-tune a pretrained model on a folder of class folders: features once, a head, the tail if it pays."
     o = finetune_options(options, **kw)
-    if labelled_file_modality(folder): return finetune(folder, out, o)  # a labelled text file, say
+    cls = labelled_file_modality(folder)
+    if cls: return cls.finetune_file(folder, out, o)  # a labelled file of sentences, say: its modality's recipe
     t0, notes = time.perf_counter(), []
     cls = modality_for(o.backbone, folder)
     splits, classes, dropped = list_inputs(folder, cls.extensions, cls.noun)

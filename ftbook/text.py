@@ -523,6 +523,7 @@ def decode_text(raw: bytes) -> tuple:
 class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
     kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
+    backbones = 'minilm (sentences)'
     tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019)
     tail_schedule = dict(bs=REFERENCE['bs'], weight_decay=REFERENCE['weight_decay'], warmup=REFERENCE['warmup'], anneal='linear',
                          cycle_momentum=False, fresh_head=True)  # the Transformers reference's, a new classifier included

@@ -7,7 +7,7 @@ Docs: https://ftbook.github.io/ftbook/pretraining.html.md"""
 # %% ../nbs/05_pretraining.ipynb #6b0d4b95
 from __future__ import annotations
 import hashlib, inspect, json, math, os, platform, resource, subprocess, sys, time, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,7 +25,7 @@ from .models import ResBlock, ResNet, _ckpt_paths, load_checkpoint, read_checkpo
 
 # %% auto #0
 __all__ = ['RECIPES', 'LOG_FORMAT', 'pretrain_recipe', 'History', 'evaluate', 'predict', 'make_optimizer', 'one_cycle',
-           'set_train_mode', 'fit', 'bar', 'plot_history', 'cache_key', 'code_hash', 'cached_model',
+           'set_train_mode', 'FitOptions', 'fit', 'bar', 'plot_history', 'cache_key', 'code_hash', 'cached_model',
            'pretrain_supervised', 'supervised_code', 'compare_to_log', 'ConvDecoder', 'AutoEncoder',
            'reconstruction_loss', 'add_noise', 'rotate_batch', 'pretrain_selfsupervised', 'extract_features',
            'probe_features', 'probe_predictions', 'linear_probe', 'block_features', 'shipped_name', 'bench_one',
@@ -128,33 +128,49 @@ def _train_epoch(model, step_model, batches, device, optimizer, sched, loss_fn, 
     return total / n, correct / n if _is_labels(yb) else None
 
 # %% ../nbs/05_pretraining.ipynb #d91e1417
-def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, opt: str = 'sgd', wd: float = 5e-4,
-        label_smoothing: float = 0.0, groups: list = None, pct_start: float = 0.25, loss_fn=None, batch_tfm=None,
-        penalty=None, checkpoint=None, resume: bool = True, meta: dict = None, compile: bool = False,
-        progress: bool = True, until: int = None) -> History:
+@dataclass
+class FitOptions:
+    "How `fit` trains, besides the model, the data, the epochs and the peak rate; `fit(..., wd=0)` sets one by name."
+    opt: str = 'sgd'                # 'sgd' (Nesterov momentum) or 'adamw': `make_optimizer`
+    wd: float = 5e-4                # weight decay
+    label_smoothing: float = 0.0    # of the default loss, cross-entropy
+    groups: list = None             # parameter groups, each with its own rate (default: every parameter at `lr`)
+    pct_start: float = 0.25         # the one-cycle schedule's warm-up share
+    loss_fn: object = None          # (outputs, targets) -> loss, instead of cross-entropy
+    batch_tfm: object = None        # (images, labels) -> (inputs, targets): a task made from each batch
+    penalty: object = None          # model -> a term added to the loss (chapter 06's L2-SP)
+    checkpoint: object = None       # where to save after every epoch, and resume from
+    resume: bool = True             # resume from `checkpoint` when it holds a run
+    meta: dict = None               # saved with the checkpoint
+    compile: bool = False           # run the steps through `torch.compile`
+    progress: bool = True           # bars in a terminal, a line per epoch elsewhere; False: silent
+    until: int = None               # stop after this epoch (the schedule still spans `epochs`)
+
+def fit(model: nn.Module, train, epochs: int, lr: float, valid=None, options: FitOptions = None, **kw) -> History:
     "Train `model` on `train` for `epochs` of a one-cycle schedule, or until epoch `until`; evaluate; checkpoint."
+    o = replace(options or FitOptions(), **kw)  # kw: fields of `FitOptions`, by name
     device = train.device
     model.to(device).to(memory_format=torch.channels_last)
-    loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing))
-    optimizer = make_optimizer(groups or [dict(params=list(model.parameters()), lr=lr)], opt, wd)
-    sched = one_cycle(optimizer, epochs * len(train), pct_start)
+    loss_fn = o.loss_fn or (lambda out, y: F.cross_entropy(out, y, label_smoothing=o.label_smoothing))
+    optimizer = make_optimizer(o.groups or [dict(params=list(model.parameters()), lr=lr)], o.opt, o.wd)
+    sched = one_cycle(optimizer, epochs * len(train), o.pct_start)
     hist, start = History(), 0
-    if checkpoint and resume and _ckpt_paths(checkpoint)[0].exists():
-        start, hist = _resume(checkpoint, model, optimizer, sched, train)
-    step_model = torch.compile(model) if compile else model
-    epoch_range, bar, log = _progress(progress, range(start, min(until or epochs, epochs)))
+    if o.checkpoint and o.resume and _ckpt_paths(o.checkpoint)[0].exists():
+        start, hist = _resume(o.checkpoint, model, optimizer, sched, train)
+    step_model = torch.compile(model) if o.compile else model
+    epoch_range, bar, log = _progress(o.progress, range(start, min(o.until or epochs, epochs)))
     for epoch in epoch_range:
         t0 = time.perf_counter()
         train_loss, train_acc = _train_epoch(model, step_model, bar(train), device, optimizer, sched, loss_fn,
-                                             batch_tfm, penalty)
+                                             o.batch_tfm, o.penalty)
         row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc,
                    lr=optimizer.param_groups[-1]['lr'], seconds=time.perf_counter() - t0)
         if valid is not None:
-            v = evaluate(model, valid, loss_fn, batch_tfm)
+            v = evaluate(model, valid, loss_fn, o.batch_tfm)
             row.update(valid_loss=v['loss'], valid_acc=v['accuracy'])
         hist.rows.append(row)
         _log_row(log, row)
-        if checkpoint: _save_progress(checkpoint, model, optimizer, train, hist, meta)
+        if o.checkpoint: _save_progress(o.checkpoint, model, optimizer, train, hist, o.meta)
     return hist
 
 # %% ../nbs/05_pretraining.ipynb #58c1c532

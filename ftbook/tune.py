@@ -151,9 +151,9 @@ def tail_trainer(nproc: int = 1):
 
 # %% ../nbs/09d_tune.ipynb #ebfd2b90
 def unfreeze_if_it_pays(pretrained: Pretrained, head: nn.Linear, train: Activations, valid: Activations,
-                        mode: str = 'auto', epochs: int = UNFREEZE['epochs'], head_lr: float = 1e-2, bs: int = 32,
-                        budget: float = 180.0, seed: int = 0, vx: torch.Tensor = None, nproc: int = 1) -> tuple:
-    "(decision, validation features): train tail and head at a lower rate (auto: if it fits `budget`); keep if it pays."
+                        o: FinetuneOptions, head_lr: float = 1e-2, vx: torch.Tensor = None) -> tuple:
+    "(decision, validation features): train tail and head at a lower rate (auto: if it fits `o.budget`); keep if it pays."
+    mode, epochs, bs, budget, seed, nproc = o.unfreeze, o.unfreeze_epochs, o.bs, o.budget, o.seed, o.nproc
     vx = pooled_features(pretrained, valid) if vx is None else vx  # the frozen tail's, when the caller has them
     with torch.no_grad(): head_right = (head(vx).argmax(1) == valid.y)
     d = dict(head_valid_acc=head_right.float().mean().item(), kept='head', ran=False, budget=budget)
@@ -236,8 +236,7 @@ def fit_head_and_tail(pretrained: Pretrained, feats: dict, classes: list, o: Fin
                 history=hist.rows, phase='head on frozen body')
     pretrained.save(path, head, meta)
     for old in ('metrics.json', 'report.md'): (Path(path).parent/old).unlink(missing_ok=True)  # they described the model just replaced
-    decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, o.unfreeze, o.unfreeze_epochs, lr, o.bs,
-                                       o.budget, o.seed, vx, o.nproc)
+    decision, vx = unfreeze_if_it_pays(pretrained, head, train, valid, o, lr, vx)
     if decision['kept'] == 'unfrozen': x = pooled_features(pretrained, train)  # the trained tail's features
     meta['phase'] = 'tail and head' if decision['kept'] == 'unfrozen' else 'head on frozen body'
     return Fitted(head, hist, meta, decision, x, vx, Path(path))
