@@ -15,8 +15,7 @@ from .models import save_checkpoint
 from .core import FinetuneOptions, UsageError, check_option, checked_field, prepare_out
 from .modality import modality_for
 from .course import demo
-from .recipe import evaluate_folder, finetune, predict_files
-from .text import evaluate_texts, predict_texts
+from .recipe import evaluate as evaluate_checkpoint, finetune, predict as predict_checkpoint
 from .train import pretrain_recipe, pretrain_supervised
 
 # %% auto #0
@@ -33,8 +32,7 @@ def flag_message(e: Exception) -> str:
 def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
     "Print the accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder."
     noun = modality_for(str(checkpoint)).noun  # images, texts
-    text_file = Path(folder).is_file() and noun == 'texts'  # a labelled CSV/TSV rather than a folder
-    m = evaluate_texts(checkpoint, folder) if text_file else evaluate_folder(checkpoint, folder)
+    m = evaluate_checkpoint(checkpoint, folder)  # the modality reads `folder`: class folders, or a labelled file
     if as_json: print(json.dumps(m, indent=1)); return m
     print(f"{m['n']} {noun}, accuracy {m['accuracy']:.1%} (95% CI {m['ci95'][0]:.1%} to {m['ci95'][1]:.1%})"
           f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>8}{noun:>8}")
@@ -43,20 +41,11 @@ def evaluate(checkpoint, folder, as_json: bool = False) -> dict:
     return m
 
 # %% ../nbs/10_cli.ipynb #0503628a
-def _predict_line(r: dict) -> str:
-    if 'error' in r: return f"{r['input']}: skipped, {r['error']}"
-    flag = f", unlike the training images (score {r['ood_score']:.2f})" if r.get('unlike_training') else ''
-    return f"{r['input']}: {r['prediction']} ({r['probability']:.1%}){flag}"
-
 def predict(checkpoint, inputs, as_json: bool = False) -> list:
     "Print the predicted class and its probability for each input (image files, or sentences), and flag the unfamiliar."
-    if modality_for(str(checkpoint)).kind == 'text':  # sentences, or files of sentences (one a line)
-        rows = predict_texts(checkpoint, list(inputs))
-        lines = (f"{r['prediction']} ({r['probability']:.1%}): {r['input']}" for r in rows)
-    else:
-        rows = predict_files(checkpoint, list(inputs))
-        lines = (_predict_line(r) for r in rows)
-    print(json.dumps(rows, indent=1) if as_json else '\n'.join(lines))
+    rows = predict_checkpoint(checkpoint, list(inputs))  # the modality reads them: files, or sentences and files of them
+    line = modality_for(str(checkpoint)).prediction_line
+    print(json.dumps(rows, indent=1) if as_json else '\n'.join(line(r) for r in rows))
     return rows
 
 # %% ../nbs/10_cli.ipynb #ca4368be

@@ -134,7 +134,7 @@ def _write_cifar8_run(out, folder, model, meta, hist, vb, split: dict, t0: float
         tb = Batches(test, 256, mean=meta['mean'], std=meta['std'], device=vb.device)
         metrics['test'] = accuracy_with_ci(predict(model, tb)[0].float().softmax(1), test.y, classes)
     metrics.update(accuracy=metrics['valid']['accuracy'], seconds=round(time.perf_counter() - t0, 1), n_train=len(split['train']),
-                   n_valid=len(valid), dropped=len(dropped), start=described, unfreeze=dict(why=f"strategy {strategy}"))
+                   n_valid=len(valid), dropped=len(dropped), start=described, strategy=strategy)
     figures = {'learning_curves.png': plot_history(hist, f"{strategy} from {described}"),
                'confusion_matrix.png': plot_confusion(ys, logits.argmax(1), classes, 'validation'),
                'worst_predictions.png': plot_mistakes(valid, logits.float().softmax(1))}
@@ -222,20 +222,20 @@ def demo_conclusion(verdicts: list) -> str:
 
 
 # %% ../nbs/09f_course.ipynb #785ffe37
-def _demo_figures(out, table: dict, runs: list, hist, target_test, mean, std, source_classes: list):
-    "accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
+def _demo_figures(table: dict, runs: list, hist, target_test, mean, std, source_classes: list) -> dict:
+    "{name: figure}: accuracy.png (the table as bars), confusion_matrix.png (best model at the largest N), pretraining_curves.png."
     fig, ax = plt.subplots(figsize=(6, 3))
     x = np.arange(len(DEMO['ns']))
     for i, (name, d) in enumerate(table.items()):
         ax.bar(x + 0.27 * i, [d[n][0] for n in DEMO['ns']], 0.27, yerr=[d[n][1] for n in DEMO['ns']], label=name,
                capsize=3)
     ax.set_xticks(x + 0.27, [f"N = {n}" for n in DEMO['ns']]); ax.set_ylabel('test accuracy'); ax.legend(fontsize=8)
-    fig.tight_layout(); write_figure(out/'accuracy.png', fig)
+    fig.tight_layout()
     best = max((r for r in runs if r['n'] == max(DEMO['ns'])), key=lambda r: r['accuracy'])
     logits, ys = predict(best['model'], Batches(target_test, 512, mean=mean, std=std))
     title = f"{best['strategy']}, N = {best['n']}"
-    write_figure(out/'confusion_matrix.png', plot_confusion(ys, logits.argmax(1), target_test.classes, title))
-    write_figure(out/'pretraining_curves.png', plot_history(hist, f"pretraining on digits {', '.join(source_classes)}"))
+    return {'accuracy.png': fig, 'confusion_matrix.png': plot_confusion(ys, logits.argmax(1), target_test.classes, title),
+            'pretraining_curves.png': plot_history(hist, f"pretraining on digits {', '.join(source_classes)}")}
 
 # %% ../nbs/09f_course.ipynb #82f07684
 def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
@@ -259,14 +259,14 @@ def demo(out='ftbook-demo', force: bool = False, seed: int = 0) -> dict:
     verdicts = demo_verdicts(runs)
     said = '\n'.join(f"{v['claim']}: {format_verdict(v)}" for v in verdicts) + '\n' + demo_conclusion(verdicts)
     print(said)
-    _demo_figures(out, table, runs, hist, target_test, mean, std, source.classes)
+    figures = _demo_figures(table, runs, hist, target_test, mean, std, source.classes)
     secs = time.perf_counter() - t0
     report = (f"# ftbook demo\n\nPretrained a ResNet on digits {', '.join(source.classes)} "
         f"({hist.last['valid_acc']:.1%} test accuracy), fine-tuned on {target}.\n\n"
         f"Test accuracy, mean ± 95% CI over {len(DEMO['seeds'])} seeds:\n\n```\n{text}\n```\n\n"
         f"Paired over seeds, chapter 08's rule, Holm-corrected:\n\n```\n{said}\n```\n\n"
         f"Figures: accuracy.png, confusion_matrix.png, pretraining_curves.png. Took {secs:.0f} s.\n")
-    atomic_write(out/'report.md', lambda t: t.write_text(report))
+    write_run(out, None, report, figures)  # the one writer; the demo keeps no metrics.json
     print(f"wrote accuracy.png, confusion_matrix.png, pretraining_curves.png and report.md to {out} in {secs:.0f} s")
     return dict(out=out, seconds=secs, table=table, verdicts=verdicts)
 

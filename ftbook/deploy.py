@@ -21,10 +21,10 @@ from .data import FtbookError, atomic_write, sha256_file, torch_threads
 from .metrics import format_verdict, verdict
 from .models import CheckpointError, read_meta
 from .core import BadInput, UsageError
-from .modality import Pretrained, known_modalities, list_inputs, split_inputs
+from .modality import Pretrained, known_modalities, split_inputs
 from .image import ImageModel
 from .tune import ood_score
-from .text import TextModel, labelled_folder, pad_batch, text_splits
+from .text import TextModel, pad_batch
 
 # %% auto #0
 __all__ = ['INT8_MARGIN', 'CHECK_TOLERANCE', 'MODELING_FILE', 'TRANSFORMERS_FOLDER', 'SERVE_LIMITS', 'WithFeatures',
@@ -53,22 +53,6 @@ class WithFeatures(nn.Module):
 class TextWithFeatures(WithFeatures):
     "`WithFeatures` for a text model, whose graph takes the token ids and their attention mask."
     def forward(self, input_ids, attention_mask): return self.logits_and_features(input_ids, attention_mask)
-
-# %% ../nbs/12_deploy.ipynb #d12iface
-@patch
-def export_graph(self: Pretrained) -> tuple:
-    "(module from preprocessed inputs to logits, example inputs, input names, dynamic shapes), for `torch.onnx.export`."
-    raise NotImplementedError(f"the {self.kind} modality cannot be exported yet")
-
-@patch
-def export_batch(self: Pretrained, items: list) -> tuple:
-    "Preprocessed inputs as the exported graph takes them: a tuple of tensors."
-    return (self.collate(items),)
-
-@patch
-def export_files(self: Pretrained, out: Path, meta: dict) -> dict:
-    "Write what a user of model.onnx needs beside it into `out`; return the preprocessing record."
-    raise NotImplementedError
 
 # %% ../nbs/12_deploy.ipynb #d12image
 @patch
@@ -148,9 +132,8 @@ def run_split(run, pretrained: Pretrained, split: str = 'valid', n: int = None, 
         raise UsageError(f"{run}: the data it was trained on ({m.get('data')}) is not there to check the export on; "
                          "pass data= (--inputs) with a folder or labelled file like it.")
     with tempfile.TemporaryDirectory() as tmp:
-        if pretrained.kind == 'text': data = labelled_folder(text_splits(data)[0], Path(tmp)/'texts')
-        splits, classes, _ = list_inputs(data, pretrained.extensions, pretrained.noun)
-        paths, labels = split_inputs(splits, classes, m.get('valid_pct', 0.2), m.get('seed', 0))[split]
+        listing = type(pretrained).list_source(data, Path(tmp))  # as the run read it: a labelled file written out, say
+        paths, labels = split_inputs(listing.splits, listing.classes, m.get('valid_pct', 0.2), m.get('seed', 0))[split]
         pick = np.random.default_rng(m.get('seed', 0)).permutation(len(paths))[:n]  # a random sample: every class, not the first
         return [pretrained.preprocess(pretrained.read(paths[i])) for i in pick], [int(labels[i]) for i in pick]
 
@@ -213,7 +196,7 @@ def quantize_export(pretrained: Pretrained, onnx_path, calibration: list = None)
     was = logging.root.manager.disable
     logging.disable(logging.WARNING)  # onnxruntime's advice to pre-process the graph (see Under the hood)
     try:
-        if pretrained.kind == 'text': write = lambda t: quantize_dynamic(onnx_path, t, weight_type=QuantType.QInt8)
+        if pretrained.quantisation == 'dynamic': write = lambda t: quantize_dynamic(onnx_path, t, weight_type=QuantType.QInt8)
         else:
             if not calibration: raise UsageError("static quantisation needs calibration inputs: the run's training images")
             write = lambda t: quantize_static(onnx_path, t, Calibration(), quant_format=QuantFormat.QDQ, per_channel=True,
@@ -239,11 +222,11 @@ def time_sessions(pretrained: Pretrained, sessions: dict, items: list, batch_siz
 
 def int8_record(pretrained: Pretrained, run: Path, session, threads: int, data=None) -> dict:
     "Quantise the export (calibrated on the run's training inputs for images): sizes, validation accuracies, changes, speed-ups."
-    cal = run_split(run, pretrained, 'train', 64, data)[0] if pretrained.kind == 'image' else None
+    cal = run_split(run, pretrained, 'train', 64, data)[0] if pretrained.quantisation == 'static' else None
     q = quantize_export(pretrained, run/'model.onnx', cal)
     q_session, (vx, vy) = ort_session(q, threads), run_split(run, pretrained, 'valid', None, data)
     (f, i), y = (session_predictions(pretrained, s, vx) for s in (session, q_session)), np.array(vy)
-    return dict(model=q.name, bytes=q.stat().st_size, valid_n=len(vx), kind='dynamic' if pretrained.kind == 'text' else 'static',
+    return dict(model=q.name, bytes=q.stat().st_size, valid_n=len(vx), kind=pretrained.quantisation,
                 valid_accuracy=dict(float32=float((f == y).mean()), int8=float((i == y).mean())),
                 changed=dict(total=int((f != i).sum()), now_right=int(((f != y) & (i == y)).sum()), now_wrong=int(((f == y) & (i != y)).sum())),
                 verdict=verdict('int8 is as accurate as float32', (i == y).astype(float), (f == y).astype(float), margin=INT8_MARGIN),
@@ -455,11 +438,11 @@ async def read_body(request, limit: int) -> bytes:
     return bytes(body)
 
 # %% ../nbs/12_deploy.ipynb #d12app-2
-async def request_input(request, kind: str):
+async def request_input(request, how: str):
     "The decoded input of a /predict request: a photo from a multipart upload, or a sentence from JSON."
     from starlette.formparsers import MultiPartParser
     body, ctype = await read_body(request, SERVE_LIMITS['upload_bytes']), request.headers.get('content-type', '').lower()
-    if kind == 'text':
+    if how == 'json':
         try: text = json.loads(body)['text']
         except (ValueError, KeyError, TypeError, RecursionError): raise RequestError(400, 'send JSON {"text": "a sentence"}') from None
         if not isinstance(text, str) or not text.strip(): raise RequestError(400, "the text is empty: send a sentence")
@@ -496,11 +479,11 @@ def make_app(predictor: Predictor):
     @app.get('/card')
     def card(): return predictor.card
     def decode_and_predict(raw):
-        try: raw = predictor.pretrained.read(io.BytesIO(raw)) if predictor.kind == 'image' else raw
+        try: raw = predictor.pretrained.read(io.BytesIO(raw)) if predictor.pretrained.request == 'upload' else raw
         except BadInput as e: raise RequestError(400, f"not a usable image: {e}") from None
         return predictor.predict(raw)
     async def predict(request):  # a plain Starlette route: the body is read by `request_input`, within its limits
-        raw = await request_input(request, predictor.kind)
+        raw = await request_input(request, predictor.pretrained.request)
         return JSONResponse(await run_in_threadpool(decode_and_predict, raw))  # decoding too: off the event loop
     app.add_route('/predict', predict, methods=['POST'])
     return app
@@ -532,15 +515,15 @@ const ask = body => fetch('predict', body).then(r => r.json()).then(show, e => s
 </script></body></html>"""
 
 # %% ../nbs/12_deploy.ipynb #d12page-2
-_FORMS = {
-    'image': ('<div id="drop"><p>Drop a photo here, or choose one:</p><input type="file" id="file" accept="image/*"></div>',
+_FORMS = {  # by how the modality takes a request (`Pretrained.request`)
+    'upload': ('<div id="drop"><p>Drop a photo here, or choose one:</p><input type="file" id="file" accept="image/*"></div>',
               """const send = f => { if (!f) return; last = f.name; const d = new FormData(); d.append('file', f); ask({method: 'POST', body: d}); };
 document.getElementById('file').onchange = e => send(e.target.files[0]);
 const drop = document.getElementById('drop');
 drop.ondragover = e => { e.preventDefault(); drop.classList.add('over'); };
 drop.ondragleave = () => drop.classList.remove('over');
 drop.ondrop = e => { e.preventDefault(); drop.classList.remove('over'); send(e.dataTransfer.files[0]); };"""),
-    'text': ('<p><textarea id="text" rows="3" placeholder="Type a sentence"></textarea></p><button id="go">Predict</button>',
+    'json': ('<p><textarea id="text" rows="3" placeholder="Type a sentence"></textarea></p><button id="go">Predict</button>',
              """document.getElementById('go').onclick = () => ask({method: 'POST', headers: {'Content-Type': 'application/json'},
   body: JSON.stringify({text: document.getElementById('text').value})});""")}
 
@@ -550,8 +533,8 @@ def page_html(predictor: Predictor) -> str:
     card = (f"Classes: {', '.join(c['classes'])}. Started from {c['start']}; trained on {c['trained_on']}"
             f"{' of ' + c['data'] if c['data'] else ''}. Accuracy on its {c['split']} split: {c['accuracy']:.1%} "
             f"(95% CI {c['ci95'][0]:.1%} to {c['ci95'][1]:.1%}, {c['n']} examples). Served by {predictor.backend}.")
-    form, script = _FORMS[predictor.kind]
-    noun = 'photos' if predictor.kind == 'image' else 'sentences'
+    form, script = _FORMS[predictor.pretrained.request]
+    noun = predictor.pretrained.plain_noun
     return _PAGE.format(title=html.escape(predictor.run.name), card=html.escape(card), form=form,
                         script=script, noun=noun)
 

@@ -7,11 +7,11 @@ Docs: https://ftbook.github.io/ftbook/modality.html.md"""
 # %% ../nbs/09b_modality.ipynb #09bi1
 from __future__ import annotations
 import ctypes, functools, hashlib, importlib, json, os, platform, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MODALITIES', 'MODALITY_MODULES', 'Pretrained', 'register', 'known_modalities', 'modality_for',
+__all__ = ['MODALITIES', 'MODALITY_MODULES', 'Pretrained', 'Listing', 'register', 'known_modalities', 'modality_for',
            'labelled_file_modality', 'list_inputs', 'split_inputs', 'plan_threads', 'input_loader', 'resident_bytes',
            'HeapTrimmer', 'Activations', 'body_activations', 'read_cache', 'write_cache', 'cached_activations']
 
@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 
 # %% ../nbs/09b_modality.ipynb #09bi3
-from .core import Run, UsageError
+from .core import UsageError
 from .data import (DataError, Dropped, IMAGE_EXTENSIONS, atomic_write, check_two_per_class, class_files,
                          class_folders, sha256_file, validation_split)
 from .imagenet import InputFiles, collate_inputs
@@ -38,6 +38,9 @@ class Pretrained:
     noun: str = 'inputs'                # what its inputs are called in messages: 'images', 'texts'
     extensions: frozenset = frozenset() # file suffixes it reads, lower case with the dot
     backbones: str = ''                 # what `--backbone` names it starts from, for messages: 'minilm (sentences)'
+    plain_noun: str = 'inputs'          # what a person calls them, on the served page: 'photos', 'sentences'
+    quantisation: str = 'static'        # int8 of `ftbook export`: 'static' (calibrated on training inputs) or 'dynamic'
+    request: str = 'upload'             # a /predict request of `ftbook serve`: 'upload' (a file for `read`) or 'json' (text)
     config: dict                        # JSON-able: kind, arch, n_features, preprocessing, described (one line)
     tail: nn.Module                     # the trainable last part: tail(acts) -> pooled features [B, n_features]
     tail_lr_cap: float = 1e-3           # the highest rate the tail trains at when it is unfrozen
@@ -72,9 +75,16 @@ class Pretrained:
         "Whether `source` is a labelled file (or a folder of split files) that this modality turns into class folders."
         return False
     @classmethod
-    def finetune_file(cls, source, out, options) -> Run:
-        "The recipe on such a `source`, with `options` (a `FinetuneOptions`); `finetune` calls it."
-        raise NotImplementedError
+    def list_source(cls, source, scratch: Path) -> Listing:
+        "The labelled inputs of `source`, not decoded: a folder of class folders (a labelled file: written out under `scratch`)."
+        return Listing(*list_inputs(source, cls.extensions, cls.noun), root=Path(source))
+    @classmethod
+    def options_for(cls, options, listing: Listing):
+        "The options a run on `listing` uses: `options` (a `FinetuneOptions`), or a copy with what the data decides."
+        return options
+    def run_extras(self, out: Path, fitted, files: dict, metrics: dict, listing: Listing) -> tuple:
+        "({key: value} for metrics.json, a Markdown section for report.md): what this modality adds to a run; default none."
+        return {}, ''
     @classmethod
     def start(cls, backbone: str, weights: str = 'auto', size: int = None) -> Pretrained:
         "The pretrained model `backbone` names, ready to give features (raise `UsageError` naming what to do if not)."
@@ -88,8 +98,40 @@ class Pretrained:
     def features(self, acts: dict) -> torch.Tensor:
         "Pooled features of cached activations, without gradients."
         with torch.no_grad(): return self.tail.eval()(acts).float()
+    @classmethod
+    def predict(cls, checkpoint, items: list, workers: int = 0) -> list:
+        "[{input, prediction, probability, ...}] of a run's `checkpoint` on `items` as the command line gives them."
+        raise NotImplementedError
+    @classmethod
+    def evaluate(cls, checkpoint, source, workers: int = None) -> dict:
+        "Accuracy with its 95% interval and per-class metrics of a run's `checkpoint` on a labelled `source`."
+        raise NotImplementedError
+    @staticmethod
+    def prediction_line(row: dict) -> str:
+        "One line of `ftbook predict` for a row of `predict`: the input, its class and probability, the flag."
+        if 'error' in row: return f"{row['input']}: skipped, {row['error']}"
+        flag = f", unlike the training images (score {row['ood_score']:.2f})" if row.get('unlike_training') else ''
+        return f"{row['input']}: {row['prediction']} ({row['probability']:.1%}){flag}"
+    def export_graph(self) -> tuple:
+        "(module from preprocessed inputs to logits and features, example inputs, input names, dynamic shapes) for ONNX."
+        raise NotImplementedError(f"the {self.kind} modality cannot be exported yet")
+    def export_batch(self, items: list) -> tuple:
+        "Preprocessed inputs as the exported graph takes them: a tuple of tensors."
+        return (self.collate(items),)
+    def export_files(self, out: Path, meta: dict) -> dict:
+        "Write what a user of model.onnx needs beside it into `out`; return the preprocessing record."
+        raise NotImplementedError(f"the {self.kind} modality cannot be exported yet")
 
 # %% ../nbs/09b_modality.ipynb #381aa091
+@dataclass
+class Listing:
+    "What a modality found in a source: {split: (paths, labels)}, classes, files left out, the folder the paths are under, facts."
+    splits: dict
+    classes: list
+    dropped: list
+    root: Path
+    facts: dict = field(default_factory=dict)  # for the modality's own report: rows read, tokens per sentence, ...
+
 MODALITIES = {}
 MODALITY_MODULES = {'image': 'ftbook.image', 'text': 'ftbook.text'}  # kind -> the module whose import registers it
 

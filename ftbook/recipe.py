@@ -6,21 +6,21 @@ Docs: https://ftbook.github.io/ftbook/recipe.html.md"""
 
 # %% ../nbs/09g_recipe.ipynb #09gi1
 from __future__ import annotations
-import time
+import tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['starts_from_course_backbone', 'finetune', 'finetune_folder', 'evaluate_folder', 'predict_files']
+__all__ = ['starts_from_course_backbone', 'finetune', 'finetune_folder', 'body_features', 'predict', 'evaluate']
 
 # %% ../nbs/09g_recipe.ipynb #09gi3
 from .core import FinetuneOptions, Run, finetune_options, prepare_out
 from .course import CIFAR8, finetune_cifar8
 from .data import DataError, Dropped, torch_threads
-from .modality import (cached_activations, labelled_file_modality, list_inputs, modality_for, plan_threads,
+from .modality import (Listing, Pretrained, cached_activations, labelled_file_modality, modality_for, plan_threads,
                              split_inputs)
 from .models import CheckpointError, read_meta
-from .report import accuracy_with_ci, fitted_metrics, write_folder_run
-from .tune import fit_head_and_tail, predict_inputs
+from .report import fitted_metrics, write_folder_run
+from .tune import fit_head_and_tail
 
 # %% ../nbs/09g_recipe.ipynb #r09entry1
 def starts_from_course_backbone(o: FinetuneOptions) -> bool:
@@ -34,66 +34,48 @@ def starts_from_course_backbone(o: FinetuneOptions) -> bool:
 def finetune(source, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
     "Fine-tune on `source`, a folder of class folders or a labelled file; the modality and the recipe picked from both."
     o = finetune_options(options, **kw)
-    cls = labelled_file_modality(source)
-    if cls: return cls.finetune_file(source, out, o)
-    if starts_from_course_backbone(o): return finetune_cifar8(source, out, o)
+    if not labelled_file_modality(source) and starts_from_course_backbone(o): return finetune_cifar8(source, out, o)
     return finetune_folder(source, out, o)
 
 # %% ../nbs/09g_recipe.ipynb #6e757737
 def finetune_folder(folder, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
-    "Fine-tune a pretrained model on a folder of class folders: features once, a head, the tail if it pays."
-    o = finetune_options(options, **kw)
-    cls = labelled_file_modality(folder)
-    if cls: return cls.finetune_file(folder, out, o)  # a labelled file of sentences, say: its modality's recipe
-    t0, notes = time.perf_counter(), []
-    cls = modality_for(o.backbone, folder)
-    splits, classes, dropped = list_inputs(folder, cls.extensions, cls.noun)
-    files = split_inputs(splits, classes, o.valid_pct, o.seed)
-    pretrained = cls.start(o.backbone, o.weights, o.size)
-    out = prepare_out(out, o.force)
-    threads, workers = plan_threads(o.workers)
-    print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation {cls.noun} of {len(classes)} "
-          f"classes; {len(dropped)} files left out; starting from {pretrained.config['described']}; {threads} threads, "
-          f"{workers} decoding workers")
-    with torch_threads(threads):
-        feats = cached_activations(out, pretrained, files, o.bs, workers, notes)
-        dropped += [Dropped(str(Path(files[s][0][i]).relative_to(folder)), e)
-                    for s, a in feats.items() for i, e in a.errors]
-        if not len(feats['train']) or not len(feats['valid']):
-            raise DataError(f"{folder}: no readable file in the training or validation split.")
-        fitted = fit_head_and_tail(pretrained, feats, classes, o, out/'model', meta=dict(folder=Path(folder).name))
-        metrics = fitted_metrics(pretrained, fitted, feats, classes, notes, o.seed)
-    metrics.update(seconds=round(time.perf_counter() - t0, 1), dropped=len(dropped), threads=threads, workers=workers,
-                   data=str(Path(folder).resolve()), valid_pct=o.valid_pct, seed=o.seed)  # what `ftbook export` checks on
-    return write_folder_run(folder, out, pretrained, fitted, metrics, files, feats['valid'], dropped, notes)
+    "Fine-tune a pretrained model on a folder of class folders (or a labelled file): features once, a head, the tail if it pays."
+    o, t0, notes = finetune_options(options, **kw), time.perf_counter(), []
+    cls = labelled_file_modality(folder) or modality_for(o.backbone, folder)
+    with tempfile.TemporaryDirectory(prefix='ftbook-inputs-') as scratch:
+        listing = cls.list_source(folder, Path(scratch))  # read once: the one split below serves the whole run
+        files = split_inputs(listing.splits, listing.classes, o.valid_pct, o.seed)
+        o = cls.options_for(o, listing)
+        pretrained = cls.start(o.backbone, o.weights, o.size)
+        out = prepare_out(out, o.force)
+        threads, workers = plan_threads(o.workers)
+        print(f"{len(files['train'][0])} training and {len(files['valid'][0])} validation {cls.noun} of "
+              f"{len(listing.classes)} classes; {len(listing.dropped)} files left out; starting from "
+              f"{pretrained.config['described']}; {threads} threads, {workers} decoding workers")
+        with torch_threads(threads):
+            feats, dropped = body_features(out, pretrained, files, listing, o, workers, notes)
+            fitted = fit_head_and_tail(pretrained, feats, listing.classes, o, out/'model', meta=dict(folder=Path(folder).name))
+            metrics = fitted_metrics(pretrained, fitted, feats, listing.classes, notes, o.seed)
+        metrics.update(seconds=round(time.perf_counter() - t0, 1), dropped=len(dropped), threads=threads, workers=workers,
+                       data=str(Path(folder).resolve()), valid_pct=o.valid_pct, seed=o.seed)  # what `ftbook export` checks on
+        extra, section = pretrained.run_extras(out, fitted, files, metrics, listing)
+        return write_folder_run(folder, out, pretrained, fitted, metrics | extra, files, feats['valid'], dropped, notes, section)
 
-# %% ../nbs/09g_recipe.ipynb #de4bf262
-def evaluate_folder(checkpoint, folder, workers: int = None) -> dict:
-    "Accuracy (with its 95% interval) and per-class metrics of a run's checkpoint on a folder (its test split if any)."
-    cls = modality_for(str(checkpoint))
-    pretrained, head, meta = cls.load(checkpoint)
-    splits, classes, dropped = list_inputs(folder, cls.extensions, cls.noun)
-    if classes != meta['classes']:
-        raise CheckpointError(f"{checkpoint} was trained on classes {meta['classes']}, but {folder} has {classes}. "
-                              "Evaluate on a folder with the same class folders.")
-    paths, labels = splits.get('test') or splits.get('all') or splits.get('valid') or splits['train']
-    probs, _, a = predict_inputs(pretrained, head, paths, labels, workers=workers)
-    if not len(a.y): raise DataError(f"no file in {folder} could be read ({len(a.errors)} unreadable).")
-    return accuracy_with_ci(probs, a.y, classes, cls.noun) | dict(dropped=len(dropped) + len(a.errors))
+def body_features(out, pretrained: Pretrained, files: dict, listing: Listing, o: FinetuneOptions, workers: int,
+                  notes: list) -> tuple:
+    "({split: Activations} from the run folder's cache or computed, every file left out so far): refused if a split is empty."
+    feats = cached_activations(out, pretrained, files, o.bs, workers, notes)
+    dropped = listing.dropped + [Dropped(str(Path(files[s][0][i]).relative_to(listing.root)), e)
+                                 for s, a in feats.items() for i, e in a.errors]
+    if not len(feats['train']) or not len(feats['valid']):
+        raise DataError(f"{listing.root}: no readable file in the training or validation split.")
+    return feats, dropped
 
-# %% ../nbs/09g_recipe.ipynb #6a4f79a2
-def predict_files(checkpoint, paths: list, workers: int = 0) -> list:
-    "[{input, prediction, probability, ood_score, unlike_training}] per file (or {input, error}); none readable: error."
-    cls = modality_for(str(checkpoint))
-    pretrained, head, meta = cls.load(checkpoint)
-    means = meta['tensors'].get('ood_means')
-    probs, scores, a = predict_inputs(pretrained, head, list(paths), ood_means=means, workers=workers)
-    rows = [dict(input=str(p)) for p in paths]
-    for j, i in enumerate(a.kept):
-        rows[i].update(prediction=meta['classes'][int(probs[j].argmax())], probability=round(float(probs[j].max()), 4))
-        if scores is not None:
-            rows[i].update(ood_score=round(float(scores[j]), 4),
-                           unlike_training=bool(scores[j] > meta['ood_threshold']))
-    for i, e in a.errors: rows[i]['error'] = e
-    if not a.kept: raise DataError(f"none of the {len(rows)} input(s) could be read; nothing was predicted.")
-    return rows
+# %% ../nbs/09g_recipe.ipynb #r09pe0
+def predict(checkpoint, items: list, workers: int = 0) -> list:
+    "[{input, prediction, probability, ...}] of a run's checkpoint on `items` (files, or sentences for a text model)."
+    return modality_for(str(checkpoint)).predict(checkpoint, list(items), workers)
+
+def evaluate(checkpoint, source, workers: int = None) -> dict:
+    "Accuracy with its 95% interval and per-class metrics of a run's checkpoint on a labelled folder or file."
+    return modality_for(str(checkpoint)).evaluate(checkpoint, source, workers)

@@ -6,7 +6,8 @@ Docs: https://ftbook.github.io/ftbook/text.html.md"""
 
 # %% ../nbs/11_text.ipynb #t10imports
 from __future__ import annotations
-import copy, csv, hashlib, io, json, math, os, shutil, tempfile, time, warnings, zipfile
+import copy, csv, hashlib, io, math, os, shutil, tempfile, time, warnings, zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from fastcore.basics import patch
@@ -25,11 +26,10 @@ from .data import SPLIT_NAMES, FtbookError, DataError, atomic_write, check_two_p
 from .finetune import plot_verdicts
 from .metrics import effect_interval, holm_verdicts, most_confident_mistakes, verdict
 from .models import read_checkpoint, read_meta, save_checkpoint
-from .core import BadInput, FinetuneOptions, Run, UsageError, finetune_options
-from .modality import Pretrained, list_inputs, register, split_inputs
+from .core import BadInput, FinetuneOptions, UsageError
+from .modality import Listing, Pretrained, list_inputs, register
 from .tune import predict_inputs
-from .report import accuracy_with_ci
-from .recipe import finetune_folder
+from .report import accuracy_with_ci, evaluate_folder
 
 # %% auto #0
 __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA', 'POLARITY', 'BANKING77', 'CHEAP_STRATEGIES',
@@ -44,9 +44,9 @@ __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA',
            'choose_text_rate', 'run_finetuning_strategies', 'plot_rate_choice', 'accuracies', 'text_claims',
            'decide_family', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
            'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_on_split', 'save_tfidf',
-           'load_tfidf', 'pick_tfidf', 'finetune_text', 'sentences_report', 'texts_from_args', 'text_probabilities',
-           'predict_texts', 'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy',
-           'transformers_reference', 'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
+           'load_tfidf', 'pick_tfidf', 'sentences_report', 'texts_from_args', 'text_probabilities', 'predict_texts',
+           'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference',
+           'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #37852869
 TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
@@ -522,7 +522,8 @@ def decode_text(raw: bytes) -> tuple:
 @register
 class TextModel(Pretrained):
     "all-MiniLM-L6-v2 and its sentences, for the recipe: body = the embeddings, tail = the six layers and pooling."
-    kind, noun, extensions = 'text', 'texts', frozenset({'.txt'})
+    kind, noun, extensions, plain_noun = 'text', 'texts', frozenset({'.txt'}), 'sentences'
+    quantisation, request = 'dynamic', 'json'  # int8 weights without calibration; /predict takes JSON {"text": ...}
     backbones = 'minilm (sentences)'
     tail_lr_cap = 5e-5  # transformer layers fine-tune at 2e-5 to 5e-5 (Devlin et al., 2019)
     tail_schedule = dict(bs=REFERENCE['bs'], weight_decay=REFERENCE['weight_decay'], warmup=REFERENCE['warmup'], anneal='linear',
@@ -540,6 +541,8 @@ class TextModel(Pretrained):
         if not text.strip(): raise BadInput('empty text')
         return ' '.join(text.split())
     def preprocess(self, raw, train: bool = False): return encode(self.tok, [raw], self.max_len)[0]
+    @staticmethod
+    def prediction_line(row: dict) -> str: return f"{row['prediction']} ({row['probability']:.1%}): {row['input']}"
     def collate(self, items: list):
         x, mask = pad_batch(items + [[0] * self.max_len])
         return x[:-1], mask[:-1]
@@ -558,8 +561,6 @@ def handles(cls: TextModel, backbone: str) -> bool: return str(backbone).lower()
 @patch(cls_method=True)
 def reads_labelled_file(cls: TextModel, source) -> bool: return is_text_input(source)
 
-@patch(cls_method=True)
-def finetune_file(cls: TextModel, source, out, options: FinetuneOptions) -> Run: return finetune_text(source, out, options)
 
 @patch(cls_method=True)
 def start(cls: TextModel, backbone: str = 'auto', weights: str = 'auto', size: int = None) -> TextModel:
@@ -725,36 +726,39 @@ def pick_tfidf(model, tfidf: float, kept: float, classes: list, out) -> tuple:
                   f"evaluate take it; export, serve and the Transformers folder take the fine-tuned model, {Path(out) / 'model'})")
 
 # %% ../nbs/11_text.ipynb #t10finetunetext2-2
-def finetune_text(path, out='ftbook-run', options: FinetuneOptions = None, **kw) -> Run:
-    "The recipe on a labelled CSV/TSV (or a folder of train/valid/test files): the same run folder as for photos, plus the sentences."
-    o = finetune_options(options, **kw)
-    splits, counts = text_splits(path)
-    train = splits.get('train', splits.get('all'))
-    classes = check_classes(train[1], path)
+@patch(cls_method=True)
+def list_source(cls: TextModel, source, scratch: Path) -> Listing:
+    "A labelled CSV/TSV (or a folder of train/valid/test files) written out as class folders of sentences under `scratch`."
+    if not is_text_input(source): return Listing(*list_inputs(source, cls.extensions, cls.noun), root=Path(source))
+    splits, counts = text_splits(source)
+    classes = check_classes(splits.get('train', splits.get('all'))[1], source)
     for s, (_, y) in splits.items():
-        if set(y) - set(classes): raise DataError(f"{path}: the {s} split has classes the training rows lack: {sorted(set(y) - set(classes))[:3]}")
-    with tempfile.TemporaryDirectory(prefix='ftbook-texts-') as tmp:
-        folder = labelled_folder(splits, Path(tmp) / Path(path).stem)
-        tok = load_tokenizer()
-        lengths = {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, (t, _) in splits.items()}
-        longest = max(max(n) for s, n in lengths.items() if s != 'test')  # the training sentences', not the test's
-        max_len = o.size or min(MAX_TOKENS, max(16, longest))  # 16: the least size takes
-        run = finetune_folder(folder, out, o, backbone='minilm', weights='auto', size=max_len)
-        n_long = sum(n > max_len for ns in lengths.values() for n in ns)
-        found, folder_classes, _ = list_inputs(folder, TextModel.extensions, TextModel.noun)
-        files = split_inputs(found, folder_classes, o.valid_pct, o.seed)  # the run's own split, read once for both
-        worst = worst_sentences(run.paths['model'], files['valid'], folder_classes)
-        baseline_model, tfidf = tfidf_on_split(files)
-    picked, baseline = pick_tfidf(baseline_model, tfidf, run.metrics['valid']['accuracy'], folder_classes, out)
-    note = dict(counts, truncated=n_long, max_len=max_len, tfidf_valid_accuracy=tfidf,
-                picked='TF-IDF + logistic regression' if picked else 'the fine-tuned model')
-    run.metrics['texts'] = note
-    report = Path(out) / 'report.md'
-    atomic_write(report, lambda p: p.write_text(report.read_text() + sentences_report(note, baseline, worst)))
-    m = json.loads((Path(out) / 'metrics.json').read_text())
-    atomic_write(Path(out) / 'metrics.json', lambda p: p.write_text(json.dumps(dict(m, texts=note, data=str(Path(path).resolve())), indent=1)))
-    print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {note['max_len']} tokens\n{baseline}")
-    return run
+        if set(y) - set(classes): raise DataError(f"{source}: the {s} split has classes the training rows lack: {sorted(set(y) - set(classes))[:3]}")
+    tok = load_tokenizer()
+    lengths = {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, (t, _) in splits.items()}
+    root = labelled_folder(splits, Path(scratch) / Path(source).stem)
+    return Listing(*list_inputs(root, cls.extensions, cls.noun), root=root, facts=dict(counts, lengths=lengths))
+
+@patch(cls_method=True)
+def options_for(cls: TextModel, options: FinetuneOptions, listing: Listing) -> FinetuneOptions:
+    "MiniLM, at the longest training or validation sentence's tokens (16 to `MAX_TOKENS`) unless `size` is given."
+    lengths = listing.facts.get('lengths')
+    if not lengths: return options  # class folders of .txt files: as they come
+    longest = max(max(n) for s, n in lengths.items() if s != 'test')  # the training sentences', not the test's
+    return replace(options, backbone='minilm', weights='auto', size=options.size or min(MAX_TOKENS, max(16, longest)))
+
+@patch
+def run_extras(self: TextModel, out: Path, fitted, files: dict, metrics: dict, listing: Listing) -> tuple:
+    "({'texts': what was read}, the sentences' section): the TF-IDF baseline, picked if it beats the model, the worst sentences."
+    if 'lengths' not in listing.facts: return {}, ''
+    n_long = sum(n > self.max_len for ns in listing.facts['lengths'].values() for n in ns)
+    worst = worst_sentences(fitted.checkpoint, files['valid'], listing.classes)
+    baseline_model, tfidf = tfidf_on_split(files)
+    picked, baseline = pick_tfidf(baseline_model, tfidf, metrics['valid']['accuracy'], listing.classes, out)
+    note = dict({k: v for k, v in listing.facts.items() if k != 'lengths'}, truncated=n_long, max_len=self.max_len,
+                tfidf_valid_accuracy=tfidf, picked='TF-IDF + logistic regression' if picked else 'the fine-tuned model')
+    print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {self.max_len} tokens\n{baseline}")
+    return dict(texts=note), sentences_report(note, baseline, worst)
 
 # %% ../nbs/11_text.ipynb #t10sentreport
 def sentences_report(note: dict, baseline: str, worst: list) -> str:
@@ -799,6 +803,16 @@ def evaluate_texts(checkpoint, path) -> dict:
     unknown = sorted(set(labels) - set(classes))
     if unknown: raise DataError(f"{path} has labels the model was not trained on: {unknown[:3]}; it knows {classes}.")
     return accuracy_with_ci(probs, torch.tensor([classes.index(y) for y in labels]), classes, 'texts') | dict(texts=counts)
+
+@patch(cls_method=True)
+def predict(cls: TextModel, checkpoint, items: list, workers: int = 0) -> list:
+    "`predict_texts`: sentences, or files of sentences (one a line), with the model or a TF-IDF pick."
+    return predict_texts(checkpoint, items)
+
+@patch(cls_method=True)
+def evaluate(cls: TextModel, checkpoint, source, workers: int = None) -> dict:
+    "`evaluate_texts` on a labelled CSV/TSV; class folders of text files as `evaluate_folder` reads them."
+    return evaluate_texts(checkpoint, source) if Path(source).is_file() else evaluate_folder(checkpoint, source, workers)
 
 # %% ../nbs/11_text.ipynb #t10ref
 class LabelledSentences(Dataset):
@@ -868,14 +882,15 @@ def write_split_files(splits: dict, classes: list, folder) -> Path:
 
 # %% ../nbs/11_text.ipynb #t10bench
 def text_benchmark(names=('polarity', 'banking77'), seeds=(0, 1, 2)) -> list:
-    "The recipe (`finetune_text`) and the Transformers reference on the same splits, per data set and seed: accuracies and seconds."
+    "The recipe (`finetune`) and the Transformers reference on the same splits, per data set and seed: accuracies and seconds."
+    from ftbook.recipe import finetune  # the recipe's front door, which finds this modality by name
     rows = []
     for name in names:
         for seed in seeds:
             splits, classes = benchmark_splits(name, seed)
             with tempfile.TemporaryDirectory(prefix='ftbook-bench-') as tmp:
                 t0 = time.perf_counter()
-                run = finetune_text(write_split_files(splits, classes, Path(tmp) / name), Path(tmp) / 'run', seed=seed)
+                run = finetune(write_split_files(splits, classes, Path(tmp) / name), Path(tmp) / 'run', seed=seed)
                 secs = time.perf_counter() - t0
             ref = transformers_reference(splits, len(classes), seed)
             rows.append(dict(data=name, seed=seed, recipe=run.metrics['test']['accuracy'], recipe_s=round(secs, 1),

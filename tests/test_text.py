@@ -120,15 +120,15 @@ def test_class_folders_of_txt(tmp_path, capsys, data_home):
 
 def test_tfidf_is_picked_when_it_beats_the_model_on_validation(tmp_path, capsys, data_home, monkeypatch):
     "The fine-tuned model's validation accuracy forced below TF-IDF's, then above it: the pick follows, and predict/evaluate take it."
-    import ftbook.text as text
+    import ftbook.recipe as recipe
     from ftbook.text import load_tfidf
-    real = text.finetune_folder
+    real = recipe.fitted_metrics
     def scored(acc):
-        def finetune_folder(*a, **k):
-            run = real(*a, **k); run.metrics['valid']['accuracy'] = acc; return run
-        return finetune_folder
+        def fitted_metrics(*a, **k):
+            m = real(*a, **k); m['valid']['accuracy'] = acc; return m
+        return fitted_metrics
     f, out = messy_tsv(tmp_path / 'reviews.tsv'), tmp_path / 'run'
-    monkeypatch.setattr(text, 'finetune_folder', scored(-1.0))  # below any accuracy TF-IDF can have
+    monkeypatch.setattr(recipe, 'fitted_metrics', scored(-1.0))  # below any accuracy TF-IDF can have
     rc, o, err = run(capsys, 'finetune', f, '--out', out, '--epochs', 2, '--unfreeze', 'no', '--size', 32)
     assert rc == 0, err
     texts = json.loads((out/'metrics.json').read_text())['texts']
@@ -143,7 +143,7 @@ def test_tfidf_is_picked_when_it_beats_the_model_on_validation(tmp_path, capsys,
     labelled.write_text('text,label\nwarm and wise,pos\na mess,neg\nfunny,pos\n')
     rc, o, err = run(capsys, 'evaluate', out/'tfidf', labelled, '--json')
     assert rc == 0 and json.loads(o)['n'] == 3
-    monkeypatch.setattr(text, 'finetune_folder', scored(2.0))  # above any: the model is kept, the stale pick removed
+    monkeypatch.setattr(recipe, 'fitted_metrics', scored(2.0))  # above any: the model is kept, the stale pick removed
     rc, o, err = run(capsys, 'finetune', f, '--out', out, '--epochs', 2, '--unfreeze', 'no', '--size', 32, '--force')
     assert rc == 0 and not (out/'tfidf.safetensors').exists() and not (out/'tfidf.json').exists()
     assert json.loads((out/'metrics.json').read_text())['texts']['picked'] == 'the fine-tuned model'
