@@ -20,7 +20,7 @@ import torch
 
 # %% ../nbs/09f_course.ipynb #09fi3
 from .core import FinetuneOptions, Run, UsageError, finetune_options, prepare_out
-from .data import (Batches, DataError, IMAGE_EXTENSIONS, ImageSet, atomic_write, channel_stats,
+from .data import (Batches, DataError, IMAGE_EXTENSIONS, ImageSet, channel_stats,
                          check_two_per_class, default_device, digits_task, load_image_folder, sample_per_class,
                          select_classes, set_seed, torch_threads, transfer_split, validation_split)
 from .finetune import (STRATEGIES, finetune_config, format_results, grid_search, new_head, recommended_strategy,
@@ -31,7 +31,7 @@ from .metrics import VERDICTS, format_verdict, holm_verdicts, plot_confusion, pl
 from .modality import body_activations, plan_threads
 from .models import (ResNet, SHIPPED_BACKBONES, load_checkpoint, model_from_config, pretrained_backbone,
                            read_meta, save_checkpoint)
-from .report import accuracy_with_ci, report_text, write_figure, write_run
+from .report import accuracy_with_ci, report_text, write_run
 from .train import History, fit, plot_history, predict
 
 # %% ../nbs/09f_course.ipynb #1ca7e219
