@@ -14,6 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from .data import show_images
+
 # %% auto #0
 __all__ = ['conv2d_loops', 'conv_out_size', 'random_conv_case', 'conv2d_im2col', 'time_it', 'receptive_field', 'conv_chain',
            'empirical_receptive_field', 'max_pool2d', 'avg_pool2d', 'relu', 'conv_params', 'conv_flops', 'model_flops',

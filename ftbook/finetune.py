@@ -31,12 +31,12 @@ from .train import History, bar, cache_key, extract_features, fit, make_optimize
 # %% auto #0
 __all__ = ['STRATEGIES', 'CORRUPTIONS', 'RESULTS_VERSION', 'RERUN', 'VERDICT_COLOURS', 'EXTRA_VARIANTS', 'SMALL_N_VARIANTS',
            'SCARCE_STRATEGIES', 'SHIFT_STRATEGIES', 'NUMERICS_SETTINGS', 'SCARCE_STUDY', 'STUDY_FUNCTIONS',
-           'FROZEN_HEADER', 'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run',
-           'freeze', 'unfreeze', 'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune',
-           'plain_batches', 'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze',
-           'gradual_unfreeze', 'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn',
-           'test_features_of', 'RunOptions', 'run_finetune', 'cross_validate', 'grid_search', 'choose_learning_rates',
-           'corrupt', 'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
+           'STRATEGY_WORDS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'finetune_config', 'steps_per_run', 'freeze', 'unfreeze',
+           'n_trainable', 'new_head', 'body_blocks', 'from_scratch', 'full_finetune', 'plain_batches',
+           'frozen_features', 'fit_head_on_features', 'linear_probe', 'freeze_then_unfreeze', 'gradual_unfreeze',
+           'discriminative_lr', 'l2sp_finetune', 'fit_head_by_regression', 'lp_ft', 'reestimate_bn', 'test_features_of',
+           'RunOptions', 'run_finetune', 'cross_validate', 'grid_search', 'choose_learning_rates', 'corrupt',
+           'shifted_test', 'mean_ci', 'results_table', 'format_results', 'nested_labels', 'disjoint_draws',
            'run_strategies', 'study_path', 'packaged_results', 'slice_config', 'rerun_differences', 'rerun_tolerance',
            'plot_accuracy_vs_n', 'gain_table', 'plot_gains', 'body_gradient_norm', 'first_step_gradients',
            'run_variant', 'run_extras', 'run_scarce_study', 'run_scarce', 'results_path', 'save_results',
@@ -685,7 +685,7 @@ def recorded_study_code_sha() -> str:
     return source_sha(_frozen_study.STUDY_FUNCTIONS)
 
 # %% ../nbs/06_finetuning.ipynb #5c0a0004-f
-FROZEN_HEADER = '''"""The source of the packaged scarce study's top-level functions, as they ran when it was recorded (chapter 06).
+_FROZEN_HEADER = '''"""The source of the packaged scarce study's top-level functions, as they ran when it was recorded (chapter 06).
 
 A record, not code to call: written by `ftbook.finetune.freeze_study_code` when the study is packaged (`make scarce`),
 never edited by hand, and left out of nbdev's index. `recorded_study_code_sha` hashes this text, and chapter 06 checks it
@@ -701,7 +701,7 @@ def freeze_study_code(fs: tuple = None, path=None) -> Path:
     "Write the source of `fs` (default: the live `STUDY_FUNCTIONS`) verbatim as `ftbook/_frozen_study.py`: the study's code."
     fs, path = fs or STUDY_FUNCTIONS, Path(path or backbone_dir().parent/'_frozen_study.py')
     body = '\n'.join(inspect.getsource(f) for f in fs)
-    path.write_text(f"{FROZEN_HEADER}\n{body}\nSTUDY_FUNCTIONS = ({', '.join(f.__name__ for f in fs)})\n")
+    path.write_text(f"{_FROZEN_HEADER}\n{body}\nSTUDY_FUNCTIONS = ({', '.join(f.__name__ for f in fs)})\n")
     return path
 
 # %% ../nbs/06_finetuning.ipynb #5c0a0004-1

@@ -145,3 +145,12 @@ def test_transfer_split_unknown_target():
 def test_too_few_per_class():
     with pytest.raises(DataError, match='fewer than'):
         transfer_split(load_digits_images(), ['5', '6'], 10_000)
+
+
+def test_cnn_pictures_from_the_package():
+    "ftbook.cnn's kernel and feature-map pictures work from the package, not only inside chapter 02's notebook."
+    import torch
+    from ftbook.cnn import show_feature_maps, show_filters
+    torch.manual_seed(0)
+    for fig in (show_filters(torch.randn(4, 3, 3, 3), ncols=4), show_feature_maps(torch.randn(3, 8, 8), ncols=3)):
+        assert fig is not None and len(fig.axes) >= 3
