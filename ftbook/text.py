@@ -44,9 +44,9 @@ __all__ = ['TAIL_LAYERS', 'MAX_TOKENS', 'REFERENCE', 'MODEL_CARD', 'TEXT_EXTRA',
            'choose_text_rate', 'run_finetuning_strategies', 'plot_rate_choice', 'accuracies', 'text_claims',
            'decide_family', 'decode_text', 'TextModel', 'read_labelled_file', 'check_classes', 'check_label_names',
            'text_splits', 'labelled_folder', 'is_text_input', 'worst_sentences', 'tfidf_on_split', 'save_tfidf',
-           'load_tfidf', 'pick_tfidf', 'sentences_report', 'texts_from_args', 'text_probabilities', 'predict_texts',
-           'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy', 'transformers_reference',
-           'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
+           'load_tfidf', 'pick_tfidf', 'token_lengths', 'sentences_report', 'texts_from_args', 'text_probabilities',
+           'predict_texts', 'evaluate_texts', 'LabelledSentences', 'trainer_finetune', 'trainer_accuracy',
+           'transformers_reference', 'benchmark_splits', 'write_split_files', 'text_benchmark', 'print_text_benchmark']
 
 # %% ../nbs/11_text.ipynb #37852869
 TAIL_LAYERS = 6  # every transformer layer may train, as when the articles fine-tune BERT
@@ -734,28 +734,32 @@ def list_source(cls: TextModel, source, scratch: Path) -> Listing:
     classes = check_classes(splits.get('train', splits.get('all'))[1], source)
     for s, (_, y) in splits.items():
         if set(y) - set(classes): raise DataError(f"{source}: the {s} split has classes the training rows lack: {sorted(set(y) - set(classes))[:3]}")
-    tok = load_tokenizer()
-    lengths = {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, (t, _) in splits.items()}
     root = labelled_folder(splits, Path(scratch) / Path(source).stem)
-    return Listing(*list_inputs(root, cls.extensions, cls.noun), root=root, facts=dict(counts, lengths=lengths))
+    return Listing(*list_inputs(root, cls.extensions, cls.noun), root=root,
+                   facts=dict(counts, texts={s: t for s, (t, _) in splits.items()}))
+
+def token_lengths(tok, texts: dict) -> dict:
+    "{split: tokens in each sentence, untruncated} of {split: sentences}."
+    return {s: [len(i) for i in tok(list(t), truncation=False)['input_ids']] for s, t in texts.items()}
 
 @patch(cls_method=True)
 def options_for(cls: TextModel, options: FinetuneOptions, listing: Listing) -> FinetuneOptions:
     "MiniLM, at the longest training or validation sentence's tokens (16 to `MAX_TOKENS`) unless `size` is given."
-    lengths = listing.facts.get('lengths')
-    if not lengths: return options  # class folders of .txt files: as they come
-    longest = max(max(n) for s, n in lengths.items() if s != 'test')  # the training sentences', not the test's
-    return replace(options, backbone='minilm', weights='auto', size=options.size or min(MAX_TOKENS, max(16, longest)))
+    if 'texts' not in listing.facts: return options  # class folders of .txt files: as they come
+    if not options.size:  # the training and validation sentences' longest, not the test's
+        seen = {s: t for s, t in listing.facts['texts'].items() if s != 'test'}
+        options = replace(options, size=min(MAX_TOKENS, max(16, *(max(n) for n in token_lengths(load_tokenizer(), seen).values()))))
+    return replace(options, backbone='minilm', weights='auto')
 
 @patch
 def run_extras(self: TextModel, out: Path, fitted, files: dict, metrics: dict, listing: Listing) -> tuple:
     "({'texts': what was read}, the sentences' section): the TF-IDF baseline, picked if it beats the model, the worst sentences."
-    if 'lengths' not in listing.facts: return {}, ''
-    n_long = sum(n > self.max_len for ns in listing.facts['lengths'].values() for n in ns)
+    if 'texts' not in listing.facts: return {}, ''
+    n_long = sum(n > self.max_len for ns in token_lengths(self.tok, listing.facts['texts']).values() for n in ns)
     worst = worst_sentences(fitted.checkpoint, files['valid'], listing.classes)
     baseline_model, tfidf = tfidf_on_split(files)
     picked, baseline = pick_tfidf(baseline_model, tfidf, metrics['valid']['accuracy'], listing.classes, out)
-    note = dict({k: v for k, v in listing.facts.items() if k != 'lengths'}, truncated=n_long, max_len=self.max_len,
+    note = dict({k: v for k, v in listing.facts.items() if k != 'texts'}, truncated=n_long, max_len=self.max_len,
                 tfidf_valid_accuracy=tfidf, picked='TF-IDF + logistic regression' if picked else 'the fine-tuned model')
     print(f"{note['not_utf8']} lines with bytes that are not UTF-8, {n_long} texts truncated at {self.max_len} tokens\n{baseline}")
     return dict(texts=note), sentences_report(note, baseline, worst)
